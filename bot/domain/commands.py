@@ -1,0 +1,138 @@
+"""The slash command's text, parsed into a typed value or refused with a helpful sentence."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.domain.durations import InvalidDuration, parse_duration
+from bot.domain.errors import Rejected
+from bot.domain.ids import looks_like_id
+
+NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")  # DNS-1123 label
+MAX_REASON = 500
+SUBCOMMANDS = ("grant", "list", "extend", "revoke", "profiles", "help")
+
+
+@dataclass(frozen=True)
+class GrantCommand:
+    profile: str
+    duration: timedelta
+    namespace: str | None = None
+    cluster: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ExtendCommand:
+    grant_id: str
+    duration: timedelta
+
+
+@dataclass(frozen=True)
+class RevokeCommand:
+    grant_id: str
+
+
+@dataclass(frozen=True)
+class ListCommand:
+    pass
+
+
+@dataclass(frozen=True)
+class ProfilesCommand:
+    pass
+
+
+@dataclass(frozen=True)
+class HelpCommand:
+    pass
+
+
+Command = GrantCommand | ExtendCommand | RevokeCommand | ListCommand | ProfilesCommand | HelpCommand
+
+
+def _shown(text: str) -> str:
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def _name(kind: str, value: str) -> str:
+    if not NAME.fullmatch(value):
+        raise Rejected(
+            f"`{_shown(value)}` is not a valid {kind} name: use lower-case letters, digits "
+            "and dashes (at most 63 characters)."
+        )
+    return value
+
+
+def _grant_id(value: str | None, usage: str) -> str:
+    if value is None:
+        raise Rejected(f"Which request? Usage: `{usage}` (ids are listed by `/eks-access list`).")
+    if not looks_like_id(value):
+        raise Rejected(f"`{_shown(value)}` is not a request id; `/eks-access list` shows yours.")
+    return value
+
+
+def _duration(value: str | None, usage: str) -> timedelta:
+    if value is None:
+        raise Rejected(f"For how long? Usage: `{usage}`.")
+    try:
+        return parse_duration(value)
+    except InvalidDuration as e:
+        raise Rejected(str(e)) from None
+
+
+def _clean_reason(words: list[str]) -> str:
+    text = " ".join(words)
+    text = "".join(c for c in text if unicodedata.category(c)[0] != "C")
+    if len(text) > MAX_REASON:
+        raise Rejected(f"The reason is too long ({len(text)} characters; at most {MAX_REASON}).")
+    return text.strip()
+
+
+def parse_command(text: str) -> Command:
+    words = text.split()
+    if not words:
+        return HelpCommand()
+    sub, args = words[0].lower(), words[1:]
+    if sub == "help":
+        return HelpCommand()
+    if sub == "list":
+        return ListCommand()
+    if sub == "profiles":
+        return ProfilesCommand()
+    if sub == "revoke":
+        return RevokeCommand(_grant_id(args[0] if args else None, "/eks-access revoke <id>"))
+    if sub == "extend":
+        usage = "/eks-access extend <id> <duration>"
+        grant_id = _grant_id(args[0] if args else None, usage)
+        return ExtendCommand(grant_id, _duration(args[1] if len(args) > 1 else None, usage))
+    if sub in ("grant", "request"):
+        return _parse_grant(args)
+    raise Rejected(
+        f"`{_shown(words[0])}` is not a command. Try "
+        + ", ".join(f"`{s}`" for s in SUBCOMMANDS)
+        + " — `/eks-access help` explains each."
+    )
+
+
+def _parse_grant(args: list[str]) -> GrantCommand:
+    usage = "/eks-access grant <profile> <duration> [ns=<namespace>] [cluster=<name>] [reason…]"
+    if not args:
+        raise Rejected(f"Which profile? Usage: `{usage}`. `/eks-access profiles` lists yours.")
+    profile = _name("profile", args[0].lower())
+    duration = _duration(args[1] if len(args) > 1 else None, usage)
+    namespace = cluster = None
+    reason: list[str] = []
+    for word in args[2:]:
+        key, sep, value = word.partition("=")
+        if sep and not reason and key in ("ns", "namespace"):
+            namespace = _name("namespace", value)
+        elif sep and not reason and key == "cluster":
+            cluster = _name("cluster", value)
+        else:
+            reason.append(word)
+    return GrantCommand(profile, duration, namespace, cluster, _clean_reason(reason))

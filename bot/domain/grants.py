@@ -1,0 +1,131 @@
+"""Access requests and the grants they become: one record, one explicit state machine.
+
+    pending ──approve──▶ activating ──applied──▶ active ──expire/revoke──▶ revoking ──▶ ended
+       │ deny/timeout/cancel            │ permanent failure ─▶ revoking (cleanup) ─▶ ended
+       ▼                                ▼
+    denied / timed_out / cancelled     (transient failure: stays activating, retried)
+
+Every external step is idempotent, and each state is written before the step it announces,
+so a crash between any two steps is finished by the sweep on the next start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class GrantStatus(StrEnum):
+    PENDING = "pending"
+    DENIED = "denied"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    ACTIVATING = "activating"
+    ACTIVE = "active"
+    REVOKING = "revoking"
+    ENDED = "ended"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+class EndReason(StrEnum):
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    FAILED = "failed"
+
+
+#: States whose grant needs (or may need) its aws-auth mapping in the cluster.
+HOLDS_ACCESS = frozenset({GrantStatus.ACTIVATING, GrantStatus.ACTIVE})
+#: States the sweep must drive forward.
+IN_FLIGHT = frozenset({GrantStatus.ACTIVATING, GrantStatus.REVOKING})
+OPEN = frozenset(
+    {GrantStatus.PENDING, GrantStatus.ACTIVATING, GrantStatus.ACTIVE, GrantStatus.REVOKING}
+)
+CLOSED = frozenset(
+    {GrantStatus.DENIED, GrantStatus.TIMED_OUT, GrantStatus.CANCELLED, GrantStatus.ENDED}
+)
+
+
+@dataclass(frozen=True)
+class Grant:
+    id: str
+    requester: str
+    principal_arn: str
+    profile: str
+    cluster: str
+    namespace: str
+    duration: timedelta
+    reason: str
+    status: GrantStatus
+    created_at: datetime
+    pending_until: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_note: str | None = None
+    activated_at: datetime | None = None
+    expires_at: datetime | None = None
+    warned_at: datetime | None = None
+    ended_at: datetime | None = None
+    ended_by: str | None = None
+    end_reason: EndReason | None = None
+    end_detail: str | None = None
+    k8s_username: str | None = None
+    mapping_applied: bool = False
+    rbac_applied: bool = False
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    approval_channel: str | None = None
+    approval_ts: str | None = None
+
+    def evolve(self, **changes: object) -> Grant:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def time_left(self, now: datetime) -> timedelta:
+        if self.expires_at is None:
+            return timedelta(0)
+        return max(self.expires_at - now, timedelta(0))
+
+
+class ExtensionStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Extension:
+    id: str
+    grant_id: str
+    requested_by: str
+    duration: timedelta
+    status: ExtensionStatus
+    created_at: datetime
+    pending_until: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_note: str | None = None
+    approval_channel: str | None = None
+    approval_ts: str | None = None
+
+    def evolve(self, **changes: object) -> Extension:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """Who did what to which request, when. Written in the same transaction as the change."""
+
+    at: datetime
+    actor: str  # Slack user id, or "system"
+    action: str  # e.g. "request.created", "grant.activated", "click.rejected"
+    grant_id: str | None = None
+    detail: str = ""
+
+
+SYSTEM = "system"

@@ -1,0 +1,107 @@
+"""Apply an approved grant to its cluster: aws-auth mapping, then Role/RoleBinding."""
+
+from __future__ import annotations
+
+from bot.domain.errors import EksAccessError, PermanentError, TransientError
+from bot.domain.grants import AuditEvent, EndReason, Grant, GrantStatus
+from bot.domain.plan import rbac_for_grant
+from bot.domain.principals import Principal
+from bot.services.deps import Deps
+from bot.services.failures import schedule_retry
+from bot.services.finish_revocation import FinishRevocation
+
+
+class ActivateGrant:
+    """Drive an `activating` grant to `active`.
+
+    Each step is idempotent and its completion is written down, so running this again after a
+    crash (the sweep does) converges. A permanent failure never leaves half a grant: the grant
+    goes to `revoking` and everything already applied is removed.
+    """
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def execute(self, *, grant_id: str) -> Grant:
+        deps = self.deps
+        grant = deps.grant_or_fail(grant_id)
+        if grant.status is not GrantStatus.ACTIVATING:
+            return grant
+        now = deps.clock.now()
+        assert grant.expires_at is not None
+        if grant.expires_at <= now:
+            return self._abandon(grant, EndReason.EXPIRED, "expired before it could be applied")
+        try:
+            profile = deps.profile_of(grant)
+            gateway = deps.clusters.get(grant.cluster)
+            username = gateway.ensure_mapping(Principal.parse(grant.principal_arn))
+            step = deps.store.update_grant(
+                grant.id,
+                expect={GrantStatus.ACTIVATING},
+                changes={"k8s_username": username, "mapping_applied": True},
+            )
+            if step is None:
+                return self._lost_race(grant.id)
+            gateway.ensure_rbac(rbac_for_grant(grant, profile, username, grant.expires_at))
+        except TransientError as e:
+            return schedule_retry(deps, grant, e, step="activate")
+        except (PermanentError, EksAccessError) as e:
+            return self._abandon(grant, EndReason.FAILED, str(e))
+        active = deps.store.update_grant(
+            grant.id,
+            expect={GrantStatus.ACTIVATING},
+            changes={
+                "status": GrantStatus.ACTIVE,
+                "rbac_applied": True,
+                "activated_at": now,
+                "attempts": 0,
+                "next_attempt_at": None,
+                "last_error": None,
+            },
+            event=AuditEvent(
+                now,
+                "system",
+                "grant.activated",
+                grant.id,
+                f"as {username} until {grant.expires_at.isoformat()}",
+            ),
+        )
+        if active is None:
+            return self._lost_race(grant.id)
+        deps.timers.schedule(active.id, grant.expires_at)
+        deps.notifier.approval_updated(active)
+        deps.notifier.grant_active(
+            active, deps.policy.cluster(active.cluster) or deps.policy.default_cluster
+        )
+        return active
+
+    def _abandon(self, grant: Grant, reason: EndReason, detail: str) -> Grant:
+        deps = self.deps
+        now = deps.clock.now()
+        failing = deps.store.update_grant(
+            grant.id,
+            expect={GrantStatus.ACTIVATING},
+            changes={
+                "status": GrantStatus.REVOKING,
+                "end_reason": reason,
+                "end_detail": detail,
+                "ended_by": "system",
+                "next_attempt_at": now + deps.retry.lease,
+            },
+            event=AuditEvent(now, "system", f"grant.{reason.value}", grant.id, detail),
+        )
+        if failing is None:
+            return self._lost_race(grant.id)
+        if reason is EndReason.FAILED:
+            deps.notifier.alert(
+                f":x: Grant `{grant.id}` for <@{grant.requester}> could not be applied: {detail}"
+            )
+        return FinishRevocation(deps).execute(grant_id=grant.id)
+
+    def _lost_race(self, grant_id: str) -> Grant:
+        """Someone revoked the grant while we were applying it: make sure nothing we applied
+        after their cleanup stays behind."""
+        latest = self.deps.grant_or_fail(grant_id)
+        if latest.status in (GrantStatus.REVOKING, GrantStatus.ENDED):
+            return FinishRevocation(self.deps).execute(grant_id=grant_id, again=True)
+        return latest

@@ -1,0 +1,66 @@
+"""An approver clicks Approve or Deny on a pending request."""
+
+from __future__ import annotations
+
+from bot.domain.errors import Conflict, Rejected
+from bot.domain.grants import AuditEvent, Grant, GrantStatus
+from bot.services.activate import ActivateGrant
+from bot.services.approval import check_approver, decided_text
+from bot.services.deps import Deps
+
+
+class DecideRequest:
+    """Approve or deny a pending request, exactly once.
+
+    The decision is a conditional update `pending -> activating|denied`: of two clicks, two
+    replicas or a Slack retry, exactly one wins; the others get "already approved by @x".
+    The approver is re-checked here from the policy and live group membership.
+    """
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def execute(self, *, grant_id: str, actor: str, approve: bool, note: str = "") -> Grant:
+        deps = self.deps
+        grant = deps.grant_or_fail(grant_id)
+        profile = deps.profile_of(grant)
+        check_approver(
+            deps, profile=profile, actor=actor, requester=grant.requester, what="request"
+        )
+        now = deps.clock.now()
+        if grant.status is not GrantStatus.PENDING:
+            raise Conflict(
+                f"Request `{grant.id}` was {decided_text(grant.status, grant.decided_by)}."
+            )
+        if now >= grant.pending_until:
+            raise Rejected(
+                f"Request `{grant.id}` waited too long and has timed out; ask for a new one."
+            )
+        if approve:
+            changes: dict[str, object] = {
+                "status": GrantStatus.ACTIVATING,
+                "expires_at": now + grant.duration,
+                "next_attempt_at": now + deps.retry.lease,
+            }
+            action = "request.approved"
+        else:
+            changes = {"status": GrantStatus.DENIED, "ended_at": now}
+            action = "request.denied"
+        changes |= {"decided_by": actor, "decided_at": now, "decision_note": note or None}
+        decided = deps.store.update_grant(
+            grant.id,
+            expect={GrantStatus.PENDING},
+            changes=changes,
+            event=AuditEvent(now, actor, action, grant.id, note),
+        )
+        if decided is None:
+            latest = deps.grant_or_fail(grant.id)
+            raise Conflict(
+                f"Request `{grant.id}` was {decided_text(latest.status, latest.decided_by)}."
+            )
+        if approve:
+            deps.notifier.approval_updated(decided)
+            return ActivateGrant(deps).execute(grant_id=grant.id)
+        deps.notifier.approval_updated(decided)
+        deps.notifier.grant_denied(decided)
+        return decided

@@ -1,0 +1,54 @@
+"""An approver clicks Approve or Deny on a pending extension."""
+
+from __future__ import annotations
+
+from bot.domain.errors import Conflict, NotFound
+from bot.domain.grants import AuditEvent, Extension, ExtensionStatus
+from bot.services.approval import check_approver, decided_text
+from bot.services.deps import Deps
+from bot.services.extend import apply_extension, check_extension
+
+
+class DecideExtension:
+    """Same guarantees as DecideRequest: re-checked approver, one winner, clear answers.
+    The bounds are checked again at approval, since time has passed since the request."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def execute(self, *, extension_id: str, actor: str, approve: bool, note: str = "") -> Extension:
+        deps = self.deps
+        extension = deps.store.get_extension(extension_id)
+        if extension is None:
+            raise NotFound(f"There is no extension request `{extension_id}`.")
+        grant = deps.grant_or_fail(extension.grant_id)
+        profile = deps.profile_of(grant)
+        check_approver(
+            deps, profile=profile, actor=actor, requester=extension.requested_by, what="extension"
+        )
+        if extension.status is not ExtensionStatus.PENDING:
+            raise Conflict(
+                f"This extension was {decided_text(extension.status, extension.decided_by)}."
+            )
+        now = deps.clock.now()
+        if approve:
+            check_extension(deps, grant, profile, extension.duration)
+        status = ExtensionStatus.APPROVED if approve else ExtensionStatus.DENIED
+        decided = deps.store.update_extension(
+            extension.id,
+            expect={ExtensionStatus.PENDING},
+            changes={
+                "status": status,
+                "decided_by": actor,
+                "decided_at": now,
+                "decision_note": note or None,
+            },
+            event=AuditEvent(now, actor, f"extension.{status.value}", grant.id, extension.id),
+        )
+        if decided is None:
+            latest = deps.store.get_extension(extension.id) or extension
+            raise Conflict(f"This extension was {decided_text(latest.status, latest.decided_by)}.")
+        if approve:
+            grant = apply_extension(deps, grant, extension.duration, actor=actor)
+        deps.notifier.extension_decided(decided, grant)
+        return decided

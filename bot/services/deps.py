@@ -1,0 +1,59 @@
+"""What every use case needs, bundled once in main and passed in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.domain.errors import NotFound, Rejected
+from bot.domain.grants import Grant
+from bot.domain.ids import new_id
+from bot.domain.policy import Policy, Profile, group_ids, names_member
+from bot.domain.ports import Clock, Clusters, Directory, ExpiryTimers, GrantStore, Notifier
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Backoff for external steps that failed transiently: base * 2^(attempt-1), capped."""
+
+    base: timedelta = timedelta(seconds=2)
+    cap: timedelta = timedelta(minutes=2)
+    #: A state written before an external step holds it this long before the sweep may retry,
+    #: so the sweep does not race a step that is still running.
+    lease: timedelta = timedelta(seconds=30)
+    #: After this many failed attempts in a row, the approvers are alerted (once).
+    alert_after: int = 3
+
+    def delay(self, attempt: int) -> timedelta:
+        return min(self.base * (2 ** max(attempt - 1, 0)), self.cap)
+
+
+@dataclass(frozen=True)
+class Deps:
+    policy: Policy
+    store: GrantStore
+    clusters: Clusters
+    notifier: Notifier
+    directory: Directory
+    clock: Clock
+    timers: ExpiryTimers
+    new_id: Callable[[], str] = new_id
+    retry: Retry = field(default_factory=Retry)
+
+    def is_member(self, user_id: str, members: tuple[str, ...]) -> bool:
+        groups = group_ids(members)
+        found = self.directory.groups_of(user_id, groups) if groups else frozenset()
+        return names_member(members, user_id, found)
+
+    def profile_of(self, grant: Grant) -> Profile:
+        profile = self.policy.profiles.get(grant.profile)
+        if profile is None:
+            raise Rejected(f"Profile `{grant.profile}` is no longer in the policy.")
+        return profile
+
+    def grant_or_fail(self, grant_id: str) -> Grant:
+        grant = self.store.get_grant(grant_id)
+        if grant is None:
+            raise NotFound(f"There is no request `{grant_id}`.")
+        return grant

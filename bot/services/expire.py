@@ -1,0 +1,44 @@
+"""A grant reached its expiry: revoke it (called by the precise timer and by the sweep)."""
+
+from __future__ import annotations
+
+from bot.domain.grants import AuditEvent, EndReason, Grant, GrantStatus
+from bot.services.deps import Deps
+from bot.services.finish_revocation import FinishRevocation
+
+
+class ExpireGrant:
+    """Idempotent and safe to call early or twice: an extended grant is left alone (and its
+    timer set again), an ended one is returned as is."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def execute(self, *, grant_id: str) -> Grant | None:
+        deps = self.deps
+        grant = deps.store.get_grant(grant_id)
+        if grant is None or grant.expires_at is None:
+            return grant
+        if grant.status is GrantStatus.REVOKING:
+            return FinishRevocation(deps).execute(grant_id=grant.id)
+        if grant.status not in (GrantStatus.ACTIVE, GrantStatus.ACTIVATING):
+            return grant
+        now = deps.clock.now()
+        if grant.expires_at > now:
+            deps.timers.schedule(grant.id, grant.expires_at)
+            return grant
+        revoking = deps.store.update_grant(
+            grant.id,
+            expect={GrantStatus.ACTIVE, GrantStatus.ACTIVATING},
+            changes={
+                "status": GrantStatus.REVOKING,
+                "end_reason": EndReason.EXPIRED,
+                "ended_by": "system",
+                "next_attempt_at": now + deps.retry.lease,
+                "attempts": 0,
+            },
+            event=AuditEvent(now, "system", "grant.expired", grant.id),
+        )
+        if revoking is None:
+            return deps.store.get_grant(grant.id)
+        return FinishRevocation(deps).execute(grant_id=grant.id)

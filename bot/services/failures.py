@@ -1,0 +1,34 @@
+"""What happens when an external step fails transiently: back off, retry, alert once."""
+
+from __future__ import annotations
+
+from bot.domain.grants import AuditEvent, Grant, GrantStatus
+from bot.services.deps import Deps
+
+
+def schedule_retry(deps: Deps, grant: Grant, error: Exception, *, step: str) -> Grant:
+    """Record the failure on the grant and when the sweep may try again.
+
+    The grant keeps its state (activating/revoking), which is what users and approvers see;
+    the approvers are alerted once, when the failures pass the threshold.
+    """
+    now = deps.clock.now()
+    attempts = grant.attempts + 1
+    updated = deps.store.update_grant(
+        grant.id,
+        expect={grant.status},
+        changes={
+            "attempts": attempts,
+            "next_attempt_at": now + deps.retry.delay(attempts),
+            "last_error": str(error)[:500],
+        },
+        event=AuditEvent(now, "system", f"{step}.retry", grant.id, str(error)[:500]),
+    )
+    if attempts == deps.retry.alert_after:
+        verb = "revoke" if grant.status is GrantStatus.REVOKING else "activate"
+        deps.notifier.alert(
+            f":warning: eks-access cannot {verb} grant `{grant.id}` (<@{grant.requester}>, "
+            f"`{grant.profile}` on `{grant.cluster}`/`{grant.namespace}`) after {attempts} "
+            f"attempts: {error}. It keeps retrying."
+        )
+    return updated or grant

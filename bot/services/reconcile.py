@@ -1,0 +1,120 @@
+"""Database wins: make each cluster hold exactly what the database says the bot granted."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.domain.errors import EksAccessError
+from bot.domain.grants import HOLDS_ACCESS, AuditEvent, GrantStatus
+from bot.domain.plan import rbac_for_grant
+from bot.domain.principals import Principal
+from bot.services.deps import Deps
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReconcileReport:
+    reapplied: list[str] = field(default_factory=list)
+    removed_bindings: list[str] = field(default_factory=list)
+    removed_mappings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class ReconcileCluster:
+    """Compare the bot's own objects in one cluster (one list per namespace, one aws-auth read)
+    with the database: re-apply missing pieces of active grants, remove orphans and anything
+    whose grant is over. Foreign objects are never listed, so never touched.
+
+    The cluster is read *before* the database, so a grant activated in between is seen as
+    active rather than as an orphan.
+    """
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def execute(self, *, cluster: str) -> ReconcileReport:
+        deps, report = self.deps, ReconcileReport()
+        gateway = deps.clusters.get(cluster)
+        namespaces = {ns for p in deps.policy.profiles.values() for ns in p.namespaces}
+        state = gateway.owned_state(namespaces)
+        holding = deps.store.find_grants(
+            statuses=HOLDS_ACCESS | {GrantStatus.REVOKING}, cluster=cluster
+        )
+        live = {g.id: g for g in holding if g.status in HOLDS_ACCESS}
+        needed_arns = {Principal.parse(g.principal_arn).mapping_arn.lower() for g in live.values()}
+        mapped = {arn.lower() for arn in state.mapped_arns}
+        now = deps.clock.now()
+        for grant in live.values():
+            profile = deps.policy.profiles.get(grant.profile)
+            if grant.status is not GrantStatus.ACTIVE or profile is None or not grant.k8s_username:
+                continue  # activation in progress: the sweep owns it
+            principal = Principal.parse(grant.principal_arn)
+            missing_binding = grant.id not in state.bindings.get(grant.namespace, set())
+            missing_mapping = (
+                principal.mapping_arn.lower() not in mapped
+                and grant.k8s_username == principal.username
+            )
+            if not (missing_binding or missing_mapping):
+                continue
+            try:
+                if missing_mapping:
+                    gateway.ensure_mapping(principal)
+                if missing_binding:
+                    assert grant.expires_at is not None
+                    gateway.ensure_rbac(
+                        rbac_for_grant(grant, profile, grant.k8s_username, grant.expires_at)
+                    )
+                report.reapplied.append(grant.id)
+                deps.store.record(
+                    AuditEvent(
+                        now,
+                        "system",
+                        "reconcile.reapplied",
+                        grant.id,
+                        f"binding={missing_binding} mapping={missing_mapping}",
+                    )
+                )
+            except EksAccessError as e:
+                report.errors.append(f"{grant.id}: {e}")
+        for namespace, grant_ids in state.bindings.items():
+            for grant_id in grant_ids - live.keys():
+                self._remove(
+                    report,
+                    report.removed_bindings,
+                    f"{namespace}/{grant_id}",
+                    gateway.delete_rbac,
+                    grant_id,
+                    namespace,
+                )
+        for arn in state.mapped_arns:
+            if arn.lower() in needed_arns:
+                continue
+            still = deps.store.find_grants(statuses=HOLDS_ACCESS, cluster=cluster)
+            if any(
+                Principal.parse(g.principal_arn).mapping_arn.lower() == arn.lower() for g in still
+            ):
+                continue  # activated since we looked
+            self._remove(
+                report, report.removed_mappings, arn, gateway.remove_mapping, Principal.parse(arn)
+            )
+        return report
+
+    def _remove(
+        self,
+        report: ReconcileReport,
+        into: list[str],
+        what: str,
+        action: Callable[..., None],
+        *args: object,
+    ) -> None:
+        try:
+            action(*args)
+            into.append(what)
+            self.deps.store.record(
+                AuditEvent(self.deps.clock.now(), "system", "reconcile.removed", None, what)
+            )
+        except EksAccessError as e:
+            report.errors.append(f"{what}: {e}")

@@ -1,0 +1,113 @@
+"""An engineer asks for a profile: every policy check, then one pending request."""
+
+from __future__ import annotations
+
+from bot.domain.commands import GrantCommand
+from bot.domain.durations import format_duration
+from bot.domain.errors import Rejected
+from bot.domain.grants import OPEN, AuditEvent, Grant, GrantStatus
+from bot.domain.policy import Profile
+from bot.services.deps import Deps
+
+
+class RequestAccess:
+    """Validates a grant request against the policy and stores it as pending.
+
+    Nothing is stored unless every check passes. The approval message is posted after the
+    row is committed, so a click can never name a request the database does not know.
+    """
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def execute(self, *, requester: str, command: GrantCommand) -> Grant:
+        deps, policy = self.deps, self.deps.policy
+        profile = policy.profiles.get(command.profile)
+        if profile is None or not deps.is_member(requester, profile.requesters):
+            mine = [
+                p.name for p in policy.profiles.values() if deps.is_member(requester, p.requesters)
+            ]
+            allowed = ", ".join(f"`{n}`" for n in mine) or "none"
+            what = "There is no profile" if profile is None else "You may not request"
+            raise Rejected(f"{what} `{command.profile}`. Profiles you may request: {allowed}.")
+        principal_arn = policy.identities.get(requester)
+        if principal_arn is None:
+            raise Rejected(
+                "You have no IAM identity in the policy, so there is nothing to grant access to. "
+                "Ask the platform team to add your Slack id "
+                f"`{requester}` under `identities`."
+            )
+        cluster = policy.cluster(command.cluster)
+        if cluster is None:
+            names = ", ".join(f"`{c.name}`" for c in policy.clusters)
+            raise Rejected(f"There is no cluster `{command.cluster}`. Clusters: {names}.")
+        if not profile.allows_cluster(cluster.name):
+            names = ", ".join(f"`{c}`" for c in profile.clusters)
+            raise Rejected(
+                f"Profile `{profile.name}` is not granted on `{cluster.name}`; only on {names}."
+            )
+        namespace = self._namespace(profile, command.namespace)
+        self._check_duration(profile, command)
+        now = deps.clock.now()
+        duplicate = deps.store.find_grants(statuses=OPEN, requester=requester, cluster=cluster.name)
+        for other in duplicate:
+            if other.profile == profile.name and other.namespace == namespace:
+                raise Rejected(
+                    f"You already have request `{other.id}` for `{profile.name}` in `{namespace}` "
+                    f"({other.status.value}). Use `/eks-access extend {other.id} <duration>` "
+                    "to make an active grant longer."
+                )
+        grant = Grant(
+            id=deps.new_id(),
+            requester=requester,
+            principal_arn=principal_arn,
+            profile=profile.name,
+            cluster=cluster.name,
+            namespace=namespace,
+            duration=command.duration,
+            reason=command.reason,
+            status=GrantStatus.PENDING,
+            created_at=now,
+            pending_until=now + profile.pending_timeout,
+        )
+        deps.store.add_grant(
+            grant,
+            AuditEvent(
+                now,
+                requester,
+                "request.created",
+                grant.id,
+                f"{profile.name} {format_duration(grant.duration)} ns={namespace}",
+            ),
+        )
+        ref = deps.notifier.approval_requested(grant, profile)
+        if ref is not None:
+            updated = deps.store.update_grant(
+                grant.id,
+                expect=set(GrantStatus),
+                changes={"approval_channel": ref.channel, "approval_ts": ref.ts},
+            )
+            grant = updated or grant
+        return grant
+
+    @staticmethod
+    def _namespace(profile: Profile, asked: str | None) -> str:
+        allowed = ", ".join(f"`{n}`" for n in profile.namespaces)
+        if asked is None:
+            if len(profile.namespaces) == 1:
+                return profile.namespaces[0]
+            raise Rejected(f"Which namespace? Add `ns=<name>`; `{profile.name}` allows {allowed}.")
+        if asked not in profile.namespaces:
+            raise Rejected(
+                f"Namespace `{asked}` is not allowed for `{profile.name}`; allowed: {allowed}."
+            )
+        return asked
+
+    @staticmethod
+    def _check_duration(profile: Profile, command: GrantCommand) -> None:
+        lo, hi = profile.min_duration, profile.max_duration
+        if not lo <= command.duration <= hi:
+            raise Rejected(
+                f"`{format_duration(command.duration)}` is outside what `{profile.name}` allows: "
+                f"between {format_duration(lo)} and {format_duration(hi)}."
+            )

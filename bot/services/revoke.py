@@ -1,0 +1,62 @@
+"""The requester or an approver ends a grant now (or withdraws a pending request)."""
+
+from __future__ import annotations
+
+from bot.domain.errors import Conflict, Rejected
+from bot.domain.grants import AuditEvent, EndReason, Grant, GrantStatus
+from bot.services.deps import Deps
+from bot.services.finish_revocation import FinishRevocation
+
+
+class RevokeGrant:
+    """`/eks-access revoke <id>`: cancel if pending, otherwise revoke.
+
+    The state goes to `revoking` first (a conditional update, so a revoke racing the expiry
+    or a second revoke wins once), then the cluster cleanup runs.
+    """
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def execute(self, *, grant_id: str, actor: str) -> Grant:
+        deps = self.deps
+        grant = deps.grant_or_fail(grant_id)
+        profile = deps.policy.profiles.get(grant.profile)
+        is_approver = profile is not None and deps.is_member(actor, profile.approvers)
+        if actor != grant.requester and not is_approver:
+            deps.store.record(AuditEvent(deps.clock.now(), actor, "revoke.refused", grant.id))
+            raise Rejected(
+                f"Only the requester or an approver of `{grant.profile}` can revoke `{grant.id}`."
+            )
+        now = deps.clock.now()
+        if grant.status is GrantStatus.PENDING:
+            cancelled = deps.store.update_grant(
+                grant.id,
+                expect={GrantStatus.PENDING},
+                changes={"status": GrantStatus.CANCELLED, "ended_at": now, "ended_by": actor},
+                event=AuditEvent(now, actor, "request.cancelled", grant.id),
+            )
+            if cancelled is not None:
+                deps.notifier.approval_updated(cancelled)
+                return cancelled
+            grant = deps.grant_or_fail(grant.id)
+        if grant.status not in (GrantStatus.ACTIVATING, GrantStatus.ACTIVE):
+            if grant.status is GrantStatus.REVOKING:
+                return FinishRevocation(deps).execute(grant_id=grant.id)
+            raise Conflict(f"`{grant.id}` is already {grant.status.label}.")
+        revoking = deps.store.update_grant(
+            grant.id,
+            expect={GrantStatus.ACTIVATING, GrantStatus.ACTIVE},
+            changes={
+                "status": GrantStatus.REVOKING,
+                "end_reason": EndReason.REVOKED,
+                "ended_by": actor,
+                "next_attempt_at": now + deps.retry.lease,
+                "attempts": 0,
+            },
+            event=AuditEvent(now, actor, "grant.revoked", grant.id),
+        )
+        if revoking is None:
+            latest = deps.grant_or_fail(grant.id)
+            raise Conflict(f"`{grant.id}` is already {latest.status.label}.")
+        return FinishRevocation(deps).execute(grant_id=grant.id)

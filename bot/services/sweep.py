@@ -1,0 +1,111 @@
+"""The database sweep: everything time-driven, driven from the database, not from memory."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.domain.grants import AuditEvent, ExtensionStatus, GrantStatus
+from bot.services.activate import ActivateGrant
+from bot.services.deps import Deps
+from bot.services.expire import ExpireGrant
+from bot.services.finish_revocation import FinishRevocation
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepReport:
+    expired: int = 0
+    retried: int = 0
+    timed_out: int = 0
+    warned: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class SweepDue:
+    """Runs at start and every few seconds on the one scheduler replica.
+
+    Revokes whatever is past its expiry (also after downtime: a missed in-memory timer is
+    caught here), retries activations and revocations whose backoff is over, warns before
+    expiry, times out pending requests, and arms precise timers for grants expiring soon
+    (including grants approved on another replica).
+    """
+
+    def __init__(self, deps: Deps, *, timer_horizon: timedelta = timedelta(seconds=30)) -> None:
+        self.deps = deps
+        self.timer_horizon = timer_horizon
+
+    def execute(self) -> SweepReport:
+        deps, report = self.deps, SweepReport()
+        now = deps.clock.now()
+        store = deps.store
+        for grant in store.find_grants(
+            statuses={GrantStatus.ACTIVE, GrantStatus.ACTIVATING}, expires_before=now
+        ):
+            self._safely(report, ExpireGrant(deps).execute, grant_id=grant.id)
+            report.expired += 1
+        for grant in store.find_grants(statuses={GrantStatus.ACTIVATING}, attempt_due=now):
+            self._safely(report, ActivateGrant(deps).execute, grant_id=grant.id)
+            report.retried += 1
+        for grant in store.find_grants(statuses={GrantStatus.REVOKING}, attempt_due=now):
+            self._safely(report, FinishRevocation(deps).execute, grant_id=grant.id)
+            report.retried += 1
+        for grant in store.find_grants(statuses={GrantStatus.PENDING}, pending_before=now):
+            timed_out = store.update_grant(
+                grant.id,
+                expect={GrantStatus.PENDING},
+                changes={"status": GrantStatus.TIMED_OUT, "ended_at": now},
+                event=AuditEvent(now, "system", "request.timed_out", grant.id),
+            )
+            if timed_out is not None:
+                report.timed_out += 1
+                deps.notifier.approval_updated(timed_out)
+                deps.notifier.request_timed_out(timed_out)
+        for ext in store.find_extensions(statuses={ExtensionStatus.PENDING}, pending_before=now):
+            done = store.update_extension(
+                ext.id,
+                expect={ExtensionStatus.PENDING},
+                changes={"status": ExtensionStatus.TIMED_OUT, "decided_at": now},
+                event=AuditEvent(now, "system", "extension.timed_out", ext.grant_id, ext.id),
+            )
+            grant = store.get_grant(ext.grant_id)
+            if done is not None and grant is not None:
+                deps.notifier.extension_decided(done, grant)
+        self._warn(report)
+        for grant in store.find_grants(
+            statuses={GrantStatus.ACTIVE}, expires_before=now + self.timer_horizon
+        ):
+            assert grant.expires_at is not None
+            deps.timers.schedule(grant.id, grant.expires_at)
+        return report
+
+    def _warn(self, report: SweepReport) -> None:
+        deps = self.deps
+        now = deps.clock.now()
+        longest = max((p.warn_before for p in deps.policy.profiles.values()), default=timedelta(0))
+        for grant in deps.store.find_warn_due(now, longest):
+            profile = deps.policy.profiles.get(grant.profile)
+            if profile is None or grant.expires_at is None:
+                continue
+            if grant.expires_at - profile.warn_before > now:
+                continue
+            warned = deps.store.update_grant(
+                grant.id,
+                expect={GrantStatus.ACTIVE},
+                changes={"warned_at": now},
+                event=AuditEvent(now, "system", "grant.warned", grant.id),
+            )
+            if warned is not None:
+                report.warned += 1
+                deps.notifier.expiry_warning(warned, profile.self_approval)
+
+    @staticmethod
+    def _safely(report: SweepReport, step, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        """One grant's failure must not stop the sweep for the others."""
+        try:
+            step(**kwargs)
+        except Exception as e:
+            log.exception("sweep step failed for %s", kwargs)
+            report.errors.append(f"{kwargs}: {e}")
