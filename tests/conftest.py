@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.support.kube", "tests.support.aws"]
+pytest_plugins = ["tests.support.db", "tests.support.kube", "tests.support.aws"]

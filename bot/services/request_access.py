@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from bot.domain.commands import GrantCommand
 from bot.domain.durations import format_duration
 from bot.domain.errors import Rejected
 from bot.domain.grants import OPEN, AuditEvent, Grant, GrantStatus
-from bot.domain.policy import Profile
+from bot.domain.policy import ClusterConfig, Policy, Profile
 from bot.services.deps import Deps
 
 
@@ -21,33 +24,9 @@ class RequestAccess:
         self.deps = deps
 
     def execute(self, *, requester: str, command: GrantCommand) -> Grant:
-        deps, policy = self.deps, self.deps.policy
-        profile = policy.profiles.get(command.profile)
-        if profile is None or not deps.is_member(requester, profile.requesters):
-            mine = [
-                p.name for p in policy.profiles.values() if deps.is_member(requester, p.requesters)
-            ]
-            allowed = ", ".join(f"`{n}`" for n in mine) or "none"
-            what = "There is no profile" if profile is None else "You may not request"
-            raise Rejected(f"{what} `{command.profile}`. Profiles you may request: {allowed}.")
-        principal_arn = policy.identities.get(requester)
-        if principal_arn is None:
-            raise Rejected(
-                "You have no IAM identity in the policy, so there is nothing to grant access to. "
-                "Ask the platform team to add your Slack id "
-                f"`{requester}` under `identities`."
-            )
-        cluster = policy.cluster(command.cluster)
-        if cluster is None:
-            names = ", ".join(f"`{c.name}`" for c in policy.clusters)
-            raise Rejected(f"There is no cluster `{command.cluster}`. Clusters: {names}.")
-        if not profile.allows_cluster(cluster.name):
-            names = ", ".join(f"`{c}`" for c in profile.clusters)
-            raise Rejected(
-                f"Profile `{profile.name}` is not granted on `{cluster.name}`; only on {names}."
-            )
-        namespace = self._namespace(profile, command.namespace)
-        self._check_duration(profile, command)
+        deps = self.deps
+        checked = check_request(deps.policy, requester, command, deps.is_member)
+        profile, cluster, namespace = checked.profile, checked.cluster, checked.namespace
         now = deps.clock.now()
         duplicate = deps.store.find_grants(statuses=OPEN, requester=requester, cluster=cluster.name)
         for other in duplicate:
@@ -60,7 +39,7 @@ class RequestAccess:
         grant = Grant(
             id=deps.new_id(),
             requester=requester,
-            principal_arn=principal_arn,
+            principal_arn=checked.principal_arn,
             profile=profile.name,
             cluster=cluster.name,
             namespace=namespace,
@@ -90,24 +69,65 @@ class RequestAccess:
             grant = updated or grant
         return grant
 
-    @staticmethod
-    def _namespace(profile: Profile, asked: str | None) -> str:
-        allowed = ", ".join(f"`{n}`" for n in profile.namespaces)
-        if asked is None:
-            if len(profile.namespaces) == 1:
-                return profile.namespaces[0]
-            raise Rejected(f"Which namespace? Add `ns=<name>`; `{profile.name}` allows {allowed}.")
-        if asked not in profile.namespaces:
-            raise Rejected(
-                f"Namespace `{asked}` is not allowed for `{profile.name}`; allowed: {allowed}."
-            )
-        return asked
 
-    @staticmethod
-    def _check_duration(profile: Profile, command: GrantCommand) -> None:
-        lo, hi = profile.min_duration, profile.max_duration
-        if not lo <= command.duration <= hi:
-            raise Rejected(
-                f"`{format_duration(command.duration)}` is outside what `{profile.name}` allows: "
-                f"between {format_duration(lo)} and {format_duration(hi)}."
-            )
+@dataclass(frozen=True)
+class CheckedRequest:
+    profile: Profile
+    cluster: ClusterConfig
+    namespace: str
+    principal_arn: str
+
+
+def check_request(
+    policy: Policy,
+    requester: str,
+    command: GrantCommand,
+    is_member: Callable[[str, tuple[str, ...]], bool],
+) -> CheckedRequest:
+    """Every policy check of a grant request, in the order a user would want to hear them."""
+    profile = policy.profiles.get(command.profile)
+    if profile is None or not is_member(requester, profile.requesters):
+        mine = [p.name for p in policy.profiles.values() if is_member(requester, p.requesters)]
+        allowed = ", ".join(f"`{n}`" for n in mine) or "none"
+        what = "There is no profile" if profile is None else "You may not request"
+        raise Rejected(f"{what} `{command.profile}`. Profiles you may request: {allowed}.")
+    principal_arn = policy.identities.get(requester)
+    if principal_arn is None:
+        raise Rejected(
+            "You have no IAM identity in the policy, so there is nothing to grant access to. "
+            f"Ask the platform team to add your Slack id `{requester}` under `identities`."
+        )
+    cluster = policy.cluster(command.cluster)
+    if cluster is None:
+        names = ", ".join(f"`{c.name}`" for c in policy.clusters)
+        raise Rejected(f"There is no cluster `{command.cluster}`. Clusters: {names}.")
+    if not profile.allows_cluster(cluster.name):
+        names = ", ".join(f"`{c}`" for c in profile.clusters)
+        raise Rejected(
+            f"Profile `{profile.name}` is not granted on `{cluster.name}`; only on {names}."
+        )
+    namespace = _namespace(profile, command.namespace)
+    _check_duration(profile, command)
+    return CheckedRequest(profile, cluster, namespace, principal_arn)
+
+
+def _namespace(profile: Profile, asked: str | None) -> str:
+    allowed = ", ".join(f"`{n}`" for n in profile.namespaces)
+    if asked is None:
+        if len(profile.namespaces) == 1:
+            return profile.namespaces[0]
+        raise Rejected(f"Which namespace? Add `ns=<name>`; `{profile.name}` allows {allowed}.")
+    if asked not in profile.namespaces:
+        raise Rejected(
+            f"Namespace `{asked}` is not allowed for `{profile.name}`; allowed: {allowed}."
+        )
+    return asked
+
+
+def _check_duration(profile: Profile, command: GrantCommand) -> None:
+    lo, hi = profile.min_duration, profile.max_duration
+    if not lo <= command.duration <= hi:
+        raise Rejected(
+            f"`{format_duration(command.duration)}` is outside what `{profile.name}` allows: "
+            f"between {format_duration(lo)} and {format_duration(hi)}."
+        )

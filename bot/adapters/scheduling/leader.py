@@ -1,0 +1,80 @@
+"""Exactly one replica runs the scheduler and the sweep.
+
+PostgreSQL: a session-level advisory lock held on a dedicated connection. If the leader dies,
+its connection closes, the lock is released, and another replica takes it at its next tick.
+SQLite is a single-process database, so its one process always leads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy import Connection, Engine, text
+
+log = logging.getLogger(__name__)
+
+#: Arbitrary but fixed: "eksacces" as a 64-bit integer.
+LOCK_KEY = 0x656B736163636573
+
+
+class AlwaysLeader:
+    def is_leader(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+class AdvisoryLockLeader:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+        self._lock = threading.Lock()
+
+    def is_leader(self) -> bool:
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.execute(text("SELECT 1"))
+                    return True
+                except Exception:
+                    log.warning("lost the scheduler lock's connection")
+                    self._drop()
+            try:
+                conn = self.engine.connect()
+                got = conn.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}
+                ).scalar()
+                conn.commit()
+            except Exception as e:
+                log.warning("cannot reach the database for the scheduler lock: %s", e)
+                return False
+            if got:
+                log.info("this replica now runs the scheduler")
+                self._conn = conn
+                return True
+            conn.close()
+            return False
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.invalidate()
+            except Exception:
+                pass
+            self._conn = None
+
+    def release(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                    self._conn.close()
+                except Exception:
+                    pass
+                self._conn = None
+
+
+def leader_for(engine: Engine) -> AlwaysLeader | AdvisoryLockLeader:
+    return AdvisoryLockLeader(engine) if engine.dialect.name == "postgresql" else AlwaysLeader()

@@ -1,0 +1,120 @@
+"""APScheduler jobs that only call services: the sweep, reconcile, and precise expiry timers."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.background import BackgroundScheduler
+
+log = logging.getLogger(__name__)
+
+
+class Leader(Protocol):
+    def is_leader(self) -> bool: ...
+
+    def release(self) -> None: ...
+
+
+class Scheduler:
+    """Implements ExpiryTimers. Jobs live in memory only: the database is the source of truth,
+    and the sweep (at start and every few seconds) re-arms whatever a restart lost.
+
+    Every job has misfire_grace_time=None: APScheduler's default of 1 s would silently drop a
+    revocation that came due while the process was busy or down.
+    """
+
+    def __init__(
+        self,
+        *,
+        leader: Leader,
+        sweep_interval: float,
+        reconcile_interval: float,
+        workers: int = 4,
+    ) -> None:
+        self.leader = leader
+        self.sweep_interval = sweep_interval
+        self.reconcile_interval = reconcile_interval
+        self._aps = BackgroundScheduler(
+            timezone=UTC,
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+            executors={"default": {"type": "threadpool", "max_workers": workers}},
+        )
+        self._expire: Callable[[str], object] | None = None
+        self._leading = False
+
+    def start(
+        self,
+        *,
+        expire: Callable[[str], object],
+        sweep: Callable[[], object],
+        reconcile: Callable[[], object],
+    ) -> None:
+        self._expire = expire
+        now = datetime.now(UTC)
+        self._aps.add_job(
+            self._leading_only(sweep),
+            "interval",
+            seconds=self.sweep_interval,
+            id="sweep",
+            next_run_time=now,
+        )
+        self._aps.add_job(
+            self._leading_only(reconcile),
+            "interval",
+            seconds=self.reconcile_interval,
+            id="reconcile",
+            next_run_time=now + timedelta(seconds=min(5.0, self.reconcile_interval)),
+        )
+        self._aps.start()
+
+    def _leading_only(self, job: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            self._leading = self.leader.is_leader()
+            if not self._leading:
+                return
+            try:
+                job()
+            except Exception:
+                log.exception("scheduled job failed")
+
+        run.__name__ = getattr(job, "__name__", "job")
+        return run
+
+    def schedule(self, grant_id: str, at: datetime) -> None:
+        if not self._aps.running or self._expire is None or not self._leading:
+            return  # the leader's sweep arms it
+        expire = self._expire
+        self._aps.add_job(
+            lambda: expire(grant_id),
+            "date",
+            run_date=at,
+            id=f"expire:{grant_id}",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    def cancel(self, grant_id: str) -> None:
+        if not self._aps.running:
+            return
+        with contextlib.suppress(JobLookupError):
+            self._aps.remove_job(f"expire:{grant_id}")
+
+    def shutdown(self) -> None:
+        if self._aps.running:
+            self._aps.shutdown(wait=False)
+        self.leader.release()
+
+
+class NoTimers:
+    """For one-shot CLI commands: the sweep of the running bot arms timers."""
+
+    def schedule(self, grant_id: str, at: datetime) -> None:
+        pass
+
+    def cancel(self, grant_id: str) -> None:
+        pass

@@ -1,0 +1,143 @@
+"""Buttons and modals: ack, parse the opaque id, call one service, answer the clicker."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.adapters.slack import blocks
+from bot.adapters.slack.errors import user_message
+from bot.adapters.slack.ids import Action, Field, View
+from bot.domain.durations import InvalidDuration, parse_duration
+from bot.domain.errors import EksAccessError, Rejected
+from bot.domain.grants import Grant, GrantStatus
+from bot.domain.ids import looks_like_id
+from bot.services.decide import DecideRequest
+from bot.services.decide_extension import DecideExtension
+from bot.services.deps import Deps
+from bot.services.extend import RequestExtension
+
+log = logging.getLogger(__name__)
+
+
+def clicked_id(body: dict[str, Any]) -> str:
+    value = str((body.get("actions") or [{}])[0].get("value", ""))
+    if not looks_like_id(value):
+        raise Rejected("This button does not name a valid request.")
+    return value
+
+
+def approved_text(grant: Grant) -> str:
+    if grant.status is GrantStatus.ACTIVE:
+        return f":white_check_mark: Approved `{grant.id}`: active until {blocks.when(grant.expires_at)}."
+    if grant.status is GrantStatus.ACTIVATING:
+        return (
+            f":gear: Approved `{grant.id}`; the cluster is not answering yet, the bot keeps trying."
+        )
+    return f"Approved `{grant.id}`, but it could not be applied: {grant.end_detail or grant.status.label}."
+
+
+def register(app: App, deps: Deps) -> None:
+    def ephemeral(respond: Respond, text: str) -> None:
+        respond(text=text, response_type="ephemeral", replace_original=False)
+
+    @app.action(str(Action.APPROVE_GRANT))
+    def approve_grant(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        user = body["user"]["id"]
+        ephemeral(
+            respond,
+            user_message(
+                lambda: approved_text(
+                    DecideRequest(deps).execute(grant_id=clicked_id(body), actor=user, approve=True)
+                )
+            ),
+        )
+
+    @app.action(str(Action.APPROVE_EXTENSION))
+    def approve_extension(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        user = body["user"]["id"]
+
+        def run() -> str:
+            DecideExtension(deps).execute(extension_id=clicked_id(body), actor=user, approve=True)
+            return ":white_check_mark: Extension approved."
+
+        ephemeral(respond, user_message(run))
+
+    def open_modal(
+        client: WebClient, body: dict[str, Any], respond: Respond, view: dict[str, Any]
+    ) -> None:
+        try:
+            client.views_open(trigger_id=body["trigger_id"], view=view)
+        except Exception:
+            log.exception("views.open failed")
+            ephemeral(respond, ":x: Could not open the dialog; please click again.")
+
+    @app.action(str(Action.DENY_GRANT))
+    @app.action(str(Action.DENY_EXTENSION))
+    def deny(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        try:
+            object_id = clicked_id(body)
+        except Rejected as e:
+            return ephemeral(respond, f":warning: {e}")
+        kind = "ext" if body["actions"][0]["action_id"] == Action.DENY_EXTENSION else "grant"
+        open_modal(
+            client,
+            body,
+            respond,
+            blocks.reason_modal(View.DENY_REASON, f"{kind}:{object_id}", "Deny"),
+        )
+
+    @app.action(str(Action.EXTEND_GRANT))
+    def extend(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        try:
+            grant_id = clicked_id(body)
+        except Rejected as e:
+            return ephemeral(respond, f":warning: {e}")
+        open_modal(
+            client,
+            body,
+            respond,
+            blocks.reason_modal(View.EXTEND, grant_id, "Extend access", with_duration=True),
+        )
+
+    @app.view(str(View.DENY_REASON))
+    def deny_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        kind, _, object_id = view.get("private_metadata", "").partition(":")
+        note = _input(view, Field.REASON_BLOCK, Field.REASON_INPUT)[:500]
+        try:
+            if kind == "ext":
+                DecideExtension(deps).execute(
+                    extension_id=object_id, actor=user, approve=False, note=note
+                )
+            else:
+                DecideRequest(deps).execute(
+                    grant_id=object_id, actor=user, approve=False, note=note
+                )
+        except EksAccessError as e:
+            return ack(response_action="errors", errors={str(Field.REASON_BLOCK): str(e)[:150]})
+        ack()
+
+    @app.view(str(View.EXTEND))
+    def extend_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        text = _input(view, Field.DURATION_BLOCK, Field.DURATION_INPUT)
+        try:
+            RequestExtension(deps).execute(
+                grant_id=view.get("private_metadata", ""), actor=user, duration=parse_duration(text)
+            )
+        except (EksAccessError, InvalidDuration) as e:
+            return ack(response_action="errors", errors={str(Field.DURATION_BLOCK): str(e)[:150]})
+        ack()
+
+
+def _input(view: dict[str, Any], block: Field, action: Field) -> str:
+    values = view.get("state", {}).get("values", {})
+    return str(values.get(str(block), {}).get(str(action), {}).get("value") or "").strip()

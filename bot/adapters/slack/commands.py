@@ -1,0 +1,61 @@
+"""The /eks-access slash command: ack at once, parse, call one service, answer ephemerally."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from bot.adapters.slack import replies
+from bot.adapters.slack.errors import user_message
+from bot.domain.commands import (
+    ExtendCommand,
+    GrantCommand,
+    HelpCommand,
+    ListCommand,
+    ProfilesCommand,
+    RevokeCommand,
+    parse_command,
+)
+from bot.domain.grants import Grant
+from bot.services.deps import Deps
+from bot.services.extend import RequestExtension
+from bot.services.queries import my_grants, requestable_profiles
+from bot.services.request_access import RequestAccess
+from bot.services.revoke import RevokeGrant
+
+
+def answer(deps: Deps, *, user: str, text: str) -> str:
+    """The whole command, as text for the user who typed it."""
+
+    def run() -> str:
+        command = parse_command(text)
+        if isinstance(command, GrantCommand):
+            return replies.request_accepted(
+                RequestAccess(deps).execute(requester=user, command=command)
+            )
+        if isinstance(command, ExtendCommand):
+            result = RequestExtension(deps).execute(
+                grant_id=command.grant_id, actor=user, duration=command.duration
+            )
+            if isinstance(result, Grant):
+                return replies.extended(result)
+            return replies.extension_accepted(result)
+        if isinstance(command, RevokeCommand):
+            return replies.revoked(RevokeGrant(deps).execute(grant_id=command.grant_id, actor=user))
+        if isinstance(command, ListCommand):
+            return replies.grant_list(my_grants(deps, user), deps.clock.now())
+        if isinstance(command, ProfilesCommand):
+            return replies.profile_list(requestable_profiles(deps, user))
+        assert isinstance(command, HelpCommand)
+        return replies.help_text(deps.policy)
+
+    return user_message(run)
+
+
+def register(app: App, deps: Deps, *, command: str = "/eks-access") -> None:
+    @app.command(command)
+    def on_command(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        text = answer(deps, user=body["user_id"], text=body.get("text", ""))
+        respond(text=text, response_type="ephemeral")

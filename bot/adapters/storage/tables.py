@@ -1,0 +1,119 @@
+"""The schema. Migrations under migrations/ must match it (a test checks autogenerate)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, also on SQLite (which stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(name: str, nullable: bool = True) -> Column[datetime]:
+    return Column(name, UTCDateTime(), nullable=nullable)
+
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("requester", String(32), nullable=False),
+    Column("principal_arn", String(2048), nullable=False),
+    Column("profile", String(63), nullable=False),
+    Column("cluster", String(63), nullable=False),
+    Column("namespace", String(63), nullable=False),
+    Column("duration_s", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("pending_until", nullable=False),
+    Column("decided_by", String(32)),
+    _ts("decided_at"),
+    Column("decision_note", Text),
+    _ts("activated_at"),
+    _ts("expires_at"),
+    _ts("warned_at"),
+    _ts("ended_at"),
+    Column("ended_by", String(32)),
+    Column("end_reason", String(16)),
+    Column("end_detail", Text),
+    Column("k8s_username", String(512)),
+    Column("mapping_applied", Boolean, nullable=False, default=False),
+    Column("rbac_applied", Boolean, nullable=False, default=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    _ts("next_attempt_at"),
+    Column("last_error", Text),
+    Column("approval_channel", String(32)),
+    Column("approval_ts", String(32)),
+    Index(None, "status", "expires_at"),
+    Index(None, "requester", "status"),
+    Index(None, "principal_arn", "cluster", "status"),
+)
+
+extensions = Table(
+    "extensions",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("grant_id", String(16), nullable=False, index=True),
+    Column("requested_by", String(32), nullable=False),
+    Column("duration_s", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("pending_until", nullable=False),
+    Column("decided_by", String(32)),
+    _ts("decided_at"),
+    Column("decision_note", Text),
+    Column("approval_channel", String(32)),
+    Column("approval_ts", String(32)),
+    Index(None, "status", "pending_until"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    _ts("at", nullable=False),
+    Column("actor", String(32), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("grant_id", String(16), index=True),
+    Column("detail", Text, nullable=False, default=""),
+)

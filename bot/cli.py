@@ -1,0 +1,164 @@
+"""`eks-access`: serve, migrate, check-config, plan, and operator one-shots."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+import yaml
+
+from bot.config import PolicyError, Settings, load_policy
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="eks-access", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser(
+        "serve", help="run the bot (HTTP on HOST:PORT, or Socket Mode with SLACK_APP_TOKEN)"
+    )
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    check = sub.add_parser("check-config", help="validate the policy file")
+    check.add_argument(
+        "--check-aws",
+        action="store_true",
+        help="also check that every identity's IAM principal exists",
+    )
+    plan = sub.add_parser("plan", help="print what a grant would change; touches nothing")
+    plan.add_argument("what", choices=["grant"])
+    plan.add_argument("profile")
+    plan.add_argument("duration")
+    plan.add_argument("--user", required=True, help="Slack user id of the requester")
+    plan.add_argument("extra", nargs="*", help="ns=<namespace> cluster=<name>")
+    sub.add_parser("permissions", help="print the bot's own least-privilege RBAC for this policy")
+    sub.add_parser("sweep", help="run one sweep pass now (expiry, retries, timeouts)")
+    audit = sub.add_parser("audit", help="print the audit trail of a request")
+    audit.add_argument("grant_id")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings.from_env()
+    try:
+        return COMMANDS[args.cmd](settings, args)
+    except PolicyError as e:
+        print(
+            f"{settings.policy_path}: the policy has {len(e.problems)} problem(s):", file=sys.stderr
+        )
+        for problem in e.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+
+
+def _serve(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.main import serve
+
+    serve(settings)
+    return 0
+
+
+def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.adapters.storage import migrate
+
+    migrate.upgrade(settings.database_url)
+    print("database schema is up to date")
+    return 0
+
+
+def _check_config(settings: Settings, args: argparse.Namespace) -> int:
+    policy = load_policy(settings.policy_path)
+    print(
+        f"{settings.policy_path}: OK — {len(policy.profiles)} profile(s), "
+        f"{len(policy.clusters)} cluster(s), {len(policy.identities)} identit(y/ies)"
+    )
+    if args.check_aws:
+        import boto3
+
+        from bot.adapters.aws.identities import IamPrincipalChecker
+        from bot.domain.principals import Principal
+
+        checker = IamPrincipalChecker(boto3.Session())
+        missing = 0
+        for user, arn in policy.identities.items():
+            exists = checker.exists(Principal.parse(arn))
+            if exists is False:
+                missing += 1
+                print(f"  - identities.{user}: {arn} does not exist in IAM")
+            elif exists is None:
+                print(f"  - identities.{user}: could not check {arn} (no permission?)")
+        return 1 if missing else 0
+    return 0
+
+
+def _plan(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.domain.commands import parse_command
+    from bot.domain.errors import Rejected
+    from bot.services.plan_grant import plan_grant
+
+    policy = load_policy(settings.policy_path)
+    try:
+        command = parse_command(" ".join(["grant", args.profile, args.duration, *args.extra]))
+        plan = plan_grant(policy, user=args.user, command=command, now=datetime.now(UTC))
+    except Rejected as e:
+        print(f"refused: {e}", file=sys.stderr)
+        return 1
+    print(yaml.safe_dump(plan, sort_keys=False, default_flow_style=False), end="")
+    return 0
+
+
+def _permissions(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.adapters.kubernetes.permissions import bot_permissions_manifest
+
+    policy = load_policy(settings.policy_path)
+    profiles = policy.profiles.values()
+    manifest = bot_permissions_manifest(
+        role_names=sorted({f"eks-access-{p.name}" for p in profiles if not p.cluster_role}),
+        cluster_role_refs=sorted({p.cluster_role for p in profiles if p.cluster_role}),
+        namespaces=sorted({ns for p in profiles for ns in p.namespaces}),
+        subject={
+            "kind": "Group",
+            "name": "eks-access:bots",
+            "apiGroup": "rbac.authorization.k8s.io",
+        },
+    )
+    print(yaml.safe_dump_all(manifest, sort_keys=False), end="")
+    return 0
+
+
+def _sweep(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.main import build
+    from bot.services.sweep import SweepDue
+
+    runtime = build(settings)
+    try:
+        report = SweepDue(runtime.deps).execute()
+        print(json.dumps(report.__dict__, indent=2))
+    finally:
+        runtime.close()
+    return 0
+
+
+def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.adapters.storage.engine import make_engine
+    from bot.adapters.storage.repository import SqlGrantStore
+
+    store = SqlGrantStore(make_engine(settings.database_url))
+    for event in store.audit_trail(args.grant_id):
+        print(f"{event.at.isoformat()}  {event.actor:<12} {event.action:<24} {event.detail}")
+    return 0
+
+
+COMMANDS = {
+    "serve": _serve,
+    "migrate": _migrate,
+    "check-config": _check_config,
+    "plan": _plan,
+    "permissions": _permissions,
+    "sweep": _sweep,
+    "audit": _audit,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

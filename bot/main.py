@@ -1,0 +1,124 @@
+"""The one place that wires everything together."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from slack_bolt import App
+from sqlalchemy import Engine
+
+from bot.adapters.clusters import ClusterRegistry
+from bot.adapters.scheduling.leader import leader_for
+from bot.adapters.scheduling.scheduler import NoTimers, Scheduler
+from bot.adapters.slack.app import build_app, web_client
+from bot.adapters.slack.directory import SlackDirectory
+from bot.adapters.slack.notifier import SlackNotifier
+from bot.adapters.storage import migrate
+from bot.adapters.storage.engine import make_engine
+from bot.adapters.storage.repository import SqlGrantStore
+from bot.config import Settings, load_policy
+from bot.domain.clock import SystemClock
+from bot.domain.errors import EksAccessError
+from bot.domain.ports import Clock
+from bot.services.deps import Deps
+from bot.services.expire import ExpireGrant
+from bot.services.reconcile import ReconcileCluster
+from bot.services.sweep import SweepDue
+
+log = logging.getLogger("eks-access")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    store: SqlGrantStore
+    deps: Deps
+    scheduler: Scheduler
+    notifier: SlackNotifier
+    app: App
+
+    def start_scheduler(self) -> None:
+        deps = self.deps
+
+        def reconcile_all() -> None:
+            for cluster in deps.policy.clusters:
+                try:
+                    ReconcileCluster(deps).execute(cluster=cluster.name)
+                except EksAccessError as e:
+                    log.warning("reconcile of %s skipped: %s", cluster.name, e)
+
+        self.scheduler.start(
+            expire=lambda grant_id: ExpireGrant(deps).execute(grant_id=grant_id),
+            sweep=lambda: SweepDue(deps).execute(),
+            reconcile=reconcile_all,
+        )
+
+    def healthy(self) -> bool:
+        try:
+            self.store.ping()
+            return True
+        except EksAccessError:
+            return False
+
+    def close(self) -> None:
+        self.scheduler.shutdown()
+        self.notifier.close()
+        self.engine.dispose()
+
+
+def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
+    policy = load_policy(settings.policy_path)
+    migrate.upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    store = SqlGrantStore(engine)
+    clock = clock or SystemClock()
+    client = web_client(settings)
+    notifier = SlackNotifier(client, policy)
+    scheduler = Scheduler(
+        leader=leader_for(engine),
+        sweep_interval=settings.sweep_interval,
+        reconcile_interval=settings.reconcile_interval,
+    )
+    deps = Deps(
+        policy=policy,
+        store=store,
+        clusters=ClusterRegistry(policy, clock),
+        notifier=notifier,
+        directory=SlackDirectory(client),
+        clock=clock,
+        timers=scheduler if settings.run_scheduler else NoTimers(),
+    )
+    app = build_app(settings, client, deps)
+    return Runtime(settings, engine, store, deps, scheduler, notifier, app)
+
+
+def serve(settings: Settings) -> None:
+    """Run until killed. Nothing depends on a clean shutdown: state lives in the database."""
+    runtime = build(settings)
+    if settings.run_scheduler:
+        runtime.start_scheduler()
+    try:
+        if settings.slack_app_token:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            log.info("eks-access connecting to Slack by Socket Mode")
+            SocketModeHandler(runtime.app, settings.slack_app_token).start()
+        else:
+            from waitress import serve as waitress_serve
+
+            from bot.adapters.web.server import wsgi_app
+
+            log.info(
+                "eks-access listening on http://%s:%s/slack/events", settings.host, settings.port
+            )
+            waitress_serve(
+                wsgi_app(runtime.app, runtime.healthy),
+                host=settings.host,
+                port=settings.port,
+                threads=16,
+                ident="eks-access",
+            )
+    finally:
+        runtime.close()

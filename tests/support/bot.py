@@ -1,0 +1,220 @@
+"""Run the real bot (`python -m bot.cli serve`) and talk to it as Slack does: signed HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.support.slack_stub import SlackStub
+
+SIGNING_SECRET = "test-signing-secret"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def sign(body: str, timestamp: int, secret: str = SIGNING_SECRET) -> str:
+    base = f"v0:{timestamp}:{body}".encode()
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def post(url: str, body: str, headers: dict[str, str], timeout: float = 10) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+class SlackSender:
+    """Builds Slack's payloads, signs them, posts them to /slack/events."""
+
+    def __init__(self, url: str, stub: SlackStub) -> None:
+        self.url = url
+        self.stub = stub
+        self._n = itertools.count(1)
+
+    def send(
+        self,
+        form: dict[str, str],
+        *,
+        timestamp: int | None = None,
+        signature: str | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
+        body = urllib.parse.urlencode(form)
+        ts = int(time.time()) if timestamp is None else timestamp
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": str(ts),
+            "X-Slack-Signature": sign(body, ts) if signature is None else signature,
+        }
+        headers.update(extra_headers or {})
+        return post(self.url, body, headers)
+
+    def command_form(self, user: str, text: str) -> dict[str, str]:
+        n = next(self._n)
+        return {
+            "token": "legacy",
+            "team_id": "T0TEAM",
+            "team_domain": "example",
+            "channel_id": "C0GENERAL",
+            "channel_name": "general",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/eks-access",
+            "text": text,
+            "api_app_id": "A0APP",
+            "response_url": self.stub.response_url(n),
+            "trigger_id": f"trigger-{n}",
+        }
+
+    def command(self, user: str, text: str, **kw: Any) -> tuple[int, str]:
+        return self.send(self.command_form(user, text), **kw)
+
+    def click(self, user: str, action_id: str, value: str, **kw: Any) -> tuple[int, str]:
+        n = next(self._n)
+        payload = {
+            "type": "block_actions",
+            "team": {"id": "T0TEAM", "domain": "example"},
+            "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM"},
+            "api_app_id": "A0APP",
+            "token": "legacy",
+            "trigger_id": f"trigger-{n}",
+            "container": {"type": "message", "message_ts": "1.000100", "channel_id": "C0APPROVALS"},
+            "channel": {"id": "C0APPROVALS", "name": "approvals"},
+            "response_url": self.stub.response_url(n),
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": "b",
+                    "value": value,
+                    "action_ts": str(time.time()),
+                }
+            ],
+        }
+        return self.send({"payload": json.dumps(payload)}, **kw)
+
+    def submit_view(
+        self, user: str, callback_id: str, private_metadata: str, values: dict[str, dict[str, str]]
+    ) -> tuple[int, str]:
+        state = {
+            block: {action: {"type": "plain_text_input", "value": value}}
+            for block, (action, value) in ((b, next(iter(v.items()))) for b, v in values.items())
+        }
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T0TEAM", "domain": "example"},
+            "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM"},
+            "api_app_id": "A0APP",
+            "token": "legacy",
+            "trigger_id": "t",
+            "view": {
+                "id": "V1",
+                "type": "modal",
+                "callback_id": callback_id,
+                "private_metadata": private_metadata,
+                "state": {"values": state},
+                "hash": "h",
+                "team_id": "T0TEAM",
+                "app_id": "A0APP",
+                "bot_id": "B0BOT",
+            },
+        }
+        return self.send({"payload": json.dumps(payload)})
+
+
+class BotProcess:
+    """The bot as a real process. kill() with SIGKILL simulates a crash; start() again."""
+
+    def __init__(
+        self,
+        *,
+        policy: dict[str, Any],
+        database_url: str,
+        stub: SlackStub,
+        workdir: Path,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.policy_path = workdir / "policy.yaml"
+        self.policy_path.write_text(yaml.safe_dump(policy, sort_keys=False))
+        self.env = {
+            **os.environ,
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": stub.url,
+            "DATABASE_URL": database_url,
+            "EKS_ACCESS_POLICY": str(self.policy_path),
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "EKS_ACCESS_SWEEP_INTERVAL": "1",
+            "EKS_ACCESS_RECONCILE_INTERVAL": "3",
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        self.env.pop("SLACK_APP_TOKEN", None)
+        self.stub = stub
+        self.slack = SlackSender(f"http://127.0.0.1:{self.port}/slack/events", stub)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / "bot.log"
+
+    def start(self, timeout: float = 30) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the bot exited at start:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.port}/healthz", timeout=1
+                ) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"the bot did not become healthy:\n{self.log()}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def healthz(self) -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code

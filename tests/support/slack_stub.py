@@ -1,0 +1,164 @@
+"""A Slack Web API stub on loopback that records every call (as Bolt's own tests do).
+
+Also serves response_url endpoints (/response/<n>) and can be told to fail a method a few
+times (rate limits, 5xx) to exercise the bot's retries.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    token: str | None = None
+    at: float = field(default_factory=time.monotonic)
+
+
+class SlackStub:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.group_members: dict[str, list[str]] = {}
+        self.failures: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        self._ts = itertools.count(1)
+        self._lock = threading.Lock()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode()
+                ctype = self.headers.get("Content-Type", "")
+                if "json" in ctype:
+                    args = json.loads(raw or "{}")
+                else:
+                    args = {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
+                path = self.path.split("?")[0].strip("/")
+                method = path.removeprefix("api/")
+                token = (self.headers.get("Authorization") or "").removeprefix("Bearer ") or None
+                status, body = stub._answer(method, args, token)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                if body.get("error") == "ratelimited":
+                    self.send_header("Retry-After", "0")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+
+    def response_url(self, n: int | str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/response/{n}"
+
+    def fail(
+        self, method: str, times: int, status: int = 500, error: str = "internal_error"
+    ) -> None:
+        with self._lock:
+            self.failures.setdefault(method, []).extend(
+                [(status, {"ok": False, "error": error})] * times
+            )
+
+    def _answer(
+        self, method: str, args: dict[str, Any], token: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        for key in ("blocks", "view"):
+            if isinstance(args.get(key), str):
+                args[key] = json.loads(args[key])
+        with self._lock:
+            self.calls.append(Call(method, args, token))
+            queued = self.failures.get(method)
+            if queued:
+                return queued.pop(0)
+        if method.startswith("response/"):
+            return 200, {"ok": True}
+        if method == "auth.test":
+            return 200, {
+                "ok": True,
+                "url": "https://example.slack.com/",
+                "team": "T",
+                "user": "eks-access",
+                "team_id": "T0TEAM",
+                "user_id": "U0BOT",
+                "bot_id": "B0BOT",
+            }
+        if method == "chat.postMessage":
+            return 200, {
+                "ok": True,
+                "channel": args.get("channel"),
+                "ts": f"{next(self._ts)}.000100",
+                "message": {"text": args.get("text")},
+            }
+        if method == "usergroups.users.list":
+            return 200, {"ok": True, "users": self.group_members.get(args.get("usergroup", ""), [])}
+        return 200, {"ok": True}
+
+    # -- reading what the bot said ----------------------------------------------------------
+
+    def of(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def texts(self, method: str = "chat.postMessage", channel: str | None = None) -> list[str]:
+        out = []
+        for c in self.of(method):
+            if channel is None or c.args.get("channel") == channel:
+                out.append(flatten(c.args))
+        return out
+
+    def responses(self) -> list[str]:
+        with self._lock:
+            return [flatten(c.args) for c in self.calls if c.method.startswith("response/")]
+
+    def wait_for(self, predicate: Any, timeout: float = 10.0, what: str = "a Slack call") -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = predicate()
+            if result:
+                return result
+            time.sleep(0.05)
+        raise AssertionError(
+            f"timed out waiting for {what}; calls: {[c.method for c in self.calls]}"
+        )
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def flatten(args: dict[str, Any]) -> str:
+    """All human-visible text of a message: its text and every text inside its blocks."""
+    parts = [str(args.get("text") or "")]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str):
+                    parts.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(args.get("blocks"))
+    return "\n".join(p for p in parts if p)
