@@ -1,0 +1,169 @@
+"""A Kubernetes API client for an EKS cluster, from `describe_cluster` and an STS-signed token."""
+
+from __future__ import annotations
+
+import base64
+import ssl
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+import boto3
+import kubernetes.client
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from bot.adapters.aws.eks_token import EksTokenSource
+from bot.domain.errors import PermanentError, TransientError
+
+_RETRYABLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "ServerException",
+        "InternalFailure",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+_DENIED_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException"}
+)
+_BAD_CREDENTIAL_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "ExpiredTokenException",
+    }
+)
+
+
+class BearerTokenSource(Protocol):
+    def token(self) -> str:
+        """The current token; called before every request, so it must be cheap."""
+        ...
+
+
+def eks_api_client(
+    *,
+    cluster_name: str,
+    region: str,
+    session: boto3.Session,
+    clock: Callable[[], datetime],
+    endpoint_url: str | None = None,
+) -> kubernetes.client.ApiClient:
+    """An API client for `cluster_name` that signs in as `session`'s IAM identity.
+
+    `endpoint_url` redirects the EKS API (tests use moto); the token always names the public
+    regional STS host, because that is where the cluster's authenticator checks it.
+    Raises PermanentError/TransientError.
+    """
+    eks = session.client("eks", region_name=region, endpoint_url=endpoint_url)
+    cluster = _describe_cluster(eks, cluster_name)
+    endpoint, ca_pem = _endpoint_and_ca(cluster, cluster_name, region)
+    tokens = EksTokenSource(cluster_name=cluster_name, region=region, session=session, clock=clock)
+    return kubernetes.client.ApiClient(configuration_for(endpoint, ca_pem, tokens))
+
+
+def configuration_for(
+    endpoint: str, ca_pem: str, token_source: BearerTokenSource
+) -> kubernetes.client.Configuration:
+    """A client configuration that trusts only `ca_pem` and sends `token_source`'s token.
+
+    The token is seeded before the hook is set: the client emits the Authorization header only
+    for a key already present in `api_key`, and the hook runs only while emitting it.
+    """
+    cfg = kubernetes.client.Configuration(host=endpoint.rstrip("/"), ca_cert_data=ca_pem)
+    cfg.api_key = {"BearerToken": token_source.token()}
+    cfg.api_key_prefix = {"BearerToken": "Bearer"}
+
+    def refresh(c: kubernetes.client.Configuration) -> None:
+        c.api_key["BearerToken"] = token_source.token()
+
+    # The library declares the attribute as `None` only (its __init__ assigns nothing else).
+    cfg.refresh_api_key_hook = refresh  # type: ignore[assignment]
+    return cfg
+
+
+def authentication_mode(eks_client: Any, name: str) -> str | None:
+    """CONFIG_MAP, API_AND_CONFIG_MAP or API; None when EKS (or moto) does not say."""
+    mode = _describe_cluster(eks_client, name).get("accessConfig", {}).get("authenticationMode")
+    return str(mode) if mode is not None else None
+
+
+def _describe_cluster(eks_client: Any, name: str) -> dict[str, Any]:
+    region = eks_client.meta.region_name
+    try:
+        cluster: dict[str, Any] = eks_client.describe_cluster(name=name)["cluster"]
+    except (BotoCoreError, ClientError) as e:
+        raise _sorted_error(e, cluster_name=name, region=region) from e
+    return cluster
+
+
+def _sorted_error(
+    e: BotoCoreError | ClientError, *, cluster_name: str, region: str
+) -> TransientError | PermanentError:
+    """The domain error for a failed EKS call about `cluster_name`, with a sentence for humans."""
+    where = f"EKS cluster '{cluster_name}' in region {region}"
+    if isinstance(e, BotoConnectionError | HTTPClientError):
+        return TransientError(f"Could not reach AWS to look up {where}: {e}")
+    if isinstance(e, NoCredentialsError):
+        return PermanentError(f"The bot has no AWS credentials, so it cannot look up {where}.")
+    if not isinstance(e, ClientError):
+        return PermanentError(f"Could not look up {where}: {e}")
+    code = e.response.get("Error", {}).get("Code", "")
+    message = e.response.get("Error", {}).get("Message", "")
+    status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code == "ResourceNotFoundException":
+        return PermanentError(f"EKS cluster '{cluster_name}' not found in region {region}.")
+    if code in _DENIED_CODES:
+        return PermanentError(
+            f"The bot's AWS identity is not allowed to look up {where} ({code}: {message})."
+        )
+    if code in _BAD_CREDENTIAL_CODES:
+        return PermanentError(
+            f"AWS rejected the bot's credentials while looking up {where} ({code})."
+        )
+    if code in _RETRYABLE_CODES or status >= 500:
+        return TransientError(f"AWS could not look up {where} right now ({code or status}).")
+    return PermanentError(f"AWS refused to look up {where} ({code}: {message}).")
+
+
+def _endpoint_and_ca(cluster: dict[str, Any], name: str, region: str) -> tuple[str, str]:
+    endpoint = cluster.get("endpoint")
+    ca_data = cluster.get("certificateAuthority", {}).get("data")
+    if not endpoint or not ca_data:
+        status = cluster.get("status", "UNKNOWN")
+        error = TransientError if status == "CREATING" else PermanentError
+        raise error(
+            f"EKS cluster '{name}' in region {region} has no API endpoint (status {status})."
+        )
+    return str(endpoint), _pem_from_base64(str(ca_data), name=name, region=region)
+
+
+def _pem_from_base64(data: str, *, name: str, region: str) -> str:
+    """EKS returns the cluster CA as base64 of PEM text; check it here, not on first request."""
+    try:
+        pem = base64.b64decode(data, validate=True).decode("ascii")
+        if "-----BEGIN CERTIFICATE-----" not in pem:
+            raise ValueError("no PEM certificate")
+        ssl.create_default_context(cadata=pem)
+    except (ValueError, ssl.SSLError) as e:  # binascii.Error and UnicodeDecodeError included
+        raise PermanentError(
+            f"EKS cluster '{name}' in region {region} returned a certificate authority that "
+            "is not a PEM certificate, so the bot cannot verify its API server."
+        ) from e
+    return pem
