@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -70,9 +71,9 @@ class SweepDue:
                 changes={"status": ExtensionStatus.TIMED_OUT, "decided_at": now},
                 event=AuditEvent(now, "system", "extension.timed_out", ext.grant_id, ext.id),
             )
-            grant = store.get_grant(ext.grant_id)
-            if done is not None and grant is not None:
-                deps.notifier.extension_decided(done, grant)
+            extended = store.get_grant(ext.grant_id)
+            if done is not None and extended is not None:
+                deps.notifier.extension_decided(done, extended)
         self._warn(report)
         for grant in store.find_grants(
             statuses={GrantStatus.ACTIVE}, expires_before=now + self.timer_horizon
@@ -102,7 +103,7 @@ class SweepDue:
                 deps.notifier.expiry_warning(warned, profile.self_approval)
 
     @staticmethod
-    def _safely(report: SweepReport, step, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def _safely(report: SweepReport, step: Callable[..., object], **kwargs: str) -> None:
         """One grant's failure must not stop the sweep for the others."""
         try:
             step(**kwargs)

@@ -7,6 +7,7 @@ SQLite is a single-process database, so its one process always leads.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 
@@ -59,20 +60,16 @@ class AdvisoryLockLeader:
 
     def _drop(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._conn.invalidate()
-            except Exception:
-                pass
             self._conn = None
 
     def release(self) -> None:
         with self._lock:
             if self._conn is not None:
-                try:
+                with contextlib.suppress(Exception):  # closing the session frees it anyway
                     self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
                     self._conn.close()
-                except Exception:
-                    pass
                 self._conn = None
 
 

@@ -122,7 +122,8 @@ def register(app: App, deps: Deps) -> None:
                     grant_id=object_id, actor=user, approve=False, note=note
                 )
         except EksAccessError as e:
-            return ack(response_action="errors", errors={str(Field.REASON_BLOCK): str(e)[:150]})
+            ack(response_action="errors", errors={str(Field.REASON_BLOCK): str(e)[:150]})
+            return
         ack()
 
     @app.view(str(View.EXTEND))
@@ -134,7 +135,8 @@ def register(app: App, deps: Deps) -> None:
                 grant_id=view.get("private_metadata", ""), actor=user, duration=parse_duration(text)
             )
         except (EksAccessError, InvalidDuration) as e:
-            return ack(response_action="errors", errors={str(Field.DURATION_BLOCK): str(e)[:150]})
+            ack(response_action="errors", errors={str(Field.DURATION_BLOCK): str(e)[:150]})
+            return
         ack()
 
 

@@ -7,7 +7,18 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, Table, and_, insert, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    RowMapping,
+    Table,
+    and_,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot.adapters.storage.tables import audit_events, extensions, grants
@@ -53,7 +64,7 @@ def _to_row(values: Mapping[str, object]) -> dict[str, object]:
     return row
 
 
-def _grant(row: Mapping[str, Any]) -> Grant:
+def _grant(row: RowMapping | Mapping[str, Any]) -> Grant:
     data = dict(row)
     data["duration"] = timedelta(seconds=data.pop("duration_s"))
     data["status"] = GrantStatus(data["status"])
@@ -61,7 +72,7 @@ def _grant(row: Mapping[str, Any]) -> Grant:
     return Grant(**data)
 
 
-def _extension(row: Mapping[str, Any]) -> Extension:
+def _extension(row: RowMapping | Mapping[str, Any]) -> Extension:
     data = dict(row)
     data["duration"] = timedelta(seconds=data.pop("duration_s"))
     data["status"] = ExtensionStatus(data["status"])
@@ -140,7 +151,7 @@ class SqlGrantStore:
     def _conditional(
         self,
         table: Table,
-        build: Callable[[Mapping[str, Any]], T],
+        build: Callable[[RowMapping], T],
         row_id: str,
         expect: Collection[Any],
         changes: dict[str, object],
@@ -174,7 +185,7 @@ class SqlGrantStore:
         limit: int | None = None,
     ) -> list[Grant]:
         c = grants.c
-        where = [c.status.in_([str(s) for s in statuses])]
+        where: list[ColumnElement[bool]] = [c.status.in_([str(s) for s in statuses])]
         if requester is not None:
             where.append(c.requester == requester)
         if principal_arn is not None:
@@ -213,7 +224,7 @@ class SqlGrantStore:
         pending_before: datetime | None = None,
     ) -> list[Extension]:
         c = extensions.c
-        where = [c.status.in_([str(s) for s in statuses])]
+        where: list[ColumnElement[bool]] = [c.status.in_([str(s) for s in statuses])]
         if grant_id is not None:
             where.append(c.grant_id == grant_id)
         if pending_before is not None:
