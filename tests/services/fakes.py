@@ -67,11 +67,8 @@ class FakeStore:
         for g in list(self.grants.values()):
             if g.status not in statuses:
                 continue
-            if (
-                (requester
-                and g.requester != requester)
-                or (principal_arn
-                and g.principal_arn != principal_arn)
+            if (requester and g.requester != requester) or (
+                principal_arn and g.principal_arn != principal_arn
             ):
                 continue
             if cluster and g.cluster != cluster:

@@ -11,14 +11,50 @@ from bot.domain.errors import Rejected
 from bot.domain.grants import GrantStatus
 from tests.services.fakes import make_deps
 
-WORDS = st.sampled_from([
-    "grant", "request", "list", "extend", "revoke", "profiles", "help", "pods-read", "self-view",
-    "2h", "30s", "1h30m", "1d", "0s", "-1h", "99999999999999999999h", "1.5h", "2H", "ns=default",
-    "ns=payments", "ns=kube-system", "ns=", "cluster=dev", "cluster=prod", "namespace=default",
-    "ns=../../etc", "ns=default;rm -rf /", "<!channel>", "<@U0CAROL>", "`rm -rf`", "${jndi:ldap://x}",
-    "'; DROP TABLE grants; --", "\u202egnp.exe", "\x00", "\u200b", "ns=défault", "🔥", "a" * 600,
-    "idaaaaab", "zzzzzzzz",
-])
+WORDS = st.sampled_from(
+    [
+        "grant",
+        "request",
+        "list",
+        "extend",
+        "revoke",
+        "profiles",
+        "help",
+        "pods-read",
+        "self-view",
+        "2h",
+        "30s",
+        "1h30m",
+        "1d",
+        "0s",
+        "-1h",
+        "99999999999999999999h",
+        "1.5h",
+        "2H",
+        "ns=default",
+        "ns=payments",
+        "ns=kube-system",
+        "ns=",
+        "cluster=dev",
+        "cluster=prod",
+        "namespace=default",
+        "ns=../../etc",
+        "ns=default;rm -rf /",
+        "<!channel>",
+        "<@U0CAROL>",
+        "`rm -rf`",
+        "${jndi:ldap://x}",
+        "'; DROP TABLE grants; --",
+        "\u202egnp.exe",
+        "\x00",
+        "\u200b",
+        "ns=défault",
+        "🔥",
+        "a" * 600,
+        "idaaaaab",
+        "zzzzzzzz",
+    ]
+)
 TEXTS = st.one_of(
     st.lists(WORDS, max_size=8).map(" ".join),
     st.text(max_size=300),
