@@ -41,6 +41,9 @@ class Settings:
     reconcile_interval: float = 60.0
     #: Run the scheduler in this process (one replica must; others defer to the lock holder).
     run_scheduler: bool = True
+    #: Seconds a state written before an external step is left to that step before the sweep
+    #: may retry it (so the sweep does not race a step still running elsewhere).
+    step_lease: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -59,6 +62,7 @@ class Settings:
                 env.get("EKS_ACCESS_RECONCILE_INTERVAL") or cls.reconcile_interval
             ),
             run_scheduler=(env.get("EKS_ACCESS_SCHEDULER") or "on").lower() not in ("off", "0"),
+            step_lease=float(env.get("EKS_ACCESS_STEP_LEASE") or cls.step_lease),
         )
 
     def __repr__(self) -> str:  # secrets never logged

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from slack_bolt import App
 from sqlalchemy import Engine
 
-from bot.adapters.clusters import ClusterRegistry
+from bot.adapters.clusters import ClusterRegistry, connect
+from bot.adapters.faults import CrashingGateway, crash_points_from_env
 from bot.adapters.scheduling.leader import leader_for
 from bot.adapters.scheduling.scheduler import NoTimers, Scheduler
 from bot.adapters.slack.app import build_app, web_client
@@ -20,8 +22,9 @@ from bot.adapters.storage.repository import SqlGrantStore
 from bot.config import Settings, load_policy
 from bot.domain.clock import SystemClock
 from bot.domain.errors import EksAccessError
+from bot.domain.policy import Policy
 from bot.domain.ports import Clock
-from bot.services.deps import Deps
+from bot.services.deps import Deps, Retry
 from bot.services.expire import ExpireGrant
 from bot.services.reconcile import ReconcileCluster
 from bot.services.sweep import SweepDue
@@ -84,14 +87,23 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     deps = Deps(
         policy=policy,
         store=store,
-        clusters=ClusterRegistry(policy, clock),
+        clusters=_clusters(policy, clock),
         notifier=notifier,
         directory=SlackDirectory(client),
         clock=clock,
         timers=scheduler if settings.run_scheduler else NoTimers(),
+        retry=Retry(lease=timedelta(seconds=settings.step_lease)),
     )
     app = build_app(settings, client, deps)
     return Runtime(settings, engine, store, deps, scheduler, notifier, app)
+
+
+def _clusters(policy: Policy, clock: Clock) -> ClusterRegistry:
+    points = crash_points_from_env()
+    if not points:
+        return ClusterRegistry(policy, clock)
+    log.warning("fault injection is on: crash points %s", ", ".join(points))
+    return ClusterRegistry(policy, clock, lambda c, k: CrashingGateway(connect(c, k), points))
 
 
 def serve(settings: Settings) -> None:

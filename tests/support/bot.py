@@ -171,6 +171,7 @@ class BotProcess:
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
             "EKS_ACCESS_SWEEP_INTERVAL": "1",
+            "EKS_ACCESS_STEP_LEASE": "2",
             "EKS_ACCESS_RECONCILE_INTERVAL": "3",
             "PYTHONUNBUFFERED": "1",
             **(extra_env or {}),
@@ -181,12 +182,12 @@ class BotProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "bot.log"
 
-    def start(self, timeout: float = 30) -> None:
+    def start(self, timeout: float = 30, extra_env: dict[str, str] | None = None) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "serve"],
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, **(extra_env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -208,6 +209,10 @@ class BotProcess:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(10)
+
+    def wait_exit(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
