@@ -113,6 +113,10 @@ def parse_policy(doc: Any) -> Policy:
         raise PolicyError(["the policy file must be a mapping with slack, clusters and profiles"])
     p.unknown(doc, "", {"slack", "clusters", "identities", "defaults", "profiles"})
     slack = doc.get("slack") or {}
+    if isinstance(slack, dict):
+        p.unknown(slack, "slack.", {"approval_channel", "alert_channel"})
+    if isinstance(doc.get("defaults"), dict):
+        p.unknown(doc["defaults"], "defaults.", set(DEFAULTS))
     channel = str(slack.get("approval_channel", "")) if isinstance(slack, dict) else ""
     if not _CHANNEL.match(channel):
         p.add("slack.approval_channel: required, a Slack channel id such as C0APPROVALS")
@@ -166,6 +170,8 @@ def _clusters(raw: Any, p: _Problems) -> list[ClusterConfig]:
         eks = c.get("eks")
         if (eks is None) == (c.get("kubeconfig") is None):
             p.add(f"{where}: give exactly one of kubeconfig or eks")
+        if isinstance(eks, dict):
+            p.unknown(eks, f"{where}.eks.", {"name", "region"})
         if eks is not None and not (
             isinstance(eks, dict) and eks.get("name") and eks.get("region")
         ):
@@ -178,7 +184,7 @@ def _clusters(raw: Any, p: _Problems) -> list[ClusterConfig]:
                 context=str(c["context"]) if c.get("context") else None,
                 eks_name=str(eks["name"]) if eks else None,
                 eks_region=str(eks["region"]) if eks else None,
-                default=bool(c.get("default", False)),
+                default=_flag(c, "default", where, p),
             )
         )
     if len({c.name for c in out}) != len(out):
@@ -186,6 +192,14 @@ def _clusters(raw: Any, p: _Problems) -> list[ClusterConfig]:
     if sum(c.default for c in out) > 1:
         p.add("clusters: at most one cluster may be `default: true`")
     return out
+
+
+def _flag(mapping: dict[str, Any], key: str, where: str, p: _Problems) -> bool:
+    value = mapping.get(key, False)
+    if not isinstance(value, bool):
+        p.add(f"{where}.{key}: must be true or false (without quotes), not {value!r}")
+        return False
+    return value
 
 
 def _identities(raw: Any, p: _Problems) -> dict[str, str]:
@@ -329,7 +343,7 @@ def _profiles(
             pending_timeout=durations["pending_timeout"],
             requesters=_members(body.get("requesters"), f"{where}.requesters", p, True),
             approvers=_members(body.get("approvers"), f"{where}.approvers", p, False),
-            self_approval=bool(body.get("self_approval", False)),
+            self_approval=_flag(body, "self_approval", where, p),
             clusters=clusters,
         )
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-_DURATION = re.compile(r"(?:(\d{1,6})d)?(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,7})s)?")
+_DURATION = re.compile(r"(?:(\d{1,6})d)?(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,7})s)?", re.ASCII)
 ALLOWED = "a number and a unit, e.g. 30s, 15m, 2h, 1h30m or 1d"
 # Far beyond any sane policy; keeps timedelta arithmetic from overflowing on hostile input.
 _CEILING = timedelta(days=3650)

@@ -8,7 +8,8 @@ from typing import Literal
 
 _ARN = re.compile(
     r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):"
-    r"(?P<kind>user|role)/(?P<path>(?:[\w+=,.@-]+/)*)(?P<name>[\w+=,.@-]{1,128})$"
+    r"(?P<kind>user|role)/(?P<path>(?:[\w+=,.@-]+/)*)(?P<name>[\w+=,.@-]{1,128})$",
+    re.ASCII,  # IAM names are ASCII; \w and \d would otherwise accept any script's letters
 )
 
 

@@ -8,7 +8,9 @@ from bot.domain.policy import Profile
 from bot.services.deps import Deps
 
 
-def check_approver(deps: Deps, *, profile: Profile, actor: str, requester: str, what: str) -> None:
+def check_approver(
+    deps: Deps, *, profile: Profile, actor: str, requester: str, what: str, grant_id: str
+) -> None:
     """Raise Rejected (and audit the refused attempt) unless `actor` may decide."""
     reason = None
     if not deps.is_member(actor, profile.approvers):
@@ -20,9 +22,23 @@ def check_approver(deps: Deps, *, profile: Profile, actor: str, requester: str, 
             f"another approver of `{profile.name}` must."
         )
     if reason:
-        deps.store.record(AuditEvent(deps.clock.now(), actor, "click.refused", None, reason))
+        deps.store.record(AuditEvent(deps.clock.now(), actor, "click.refused", grant_id, reason))
         raise Rejected(reason)
 
 
+_OUTCOME = {
+    "activating": "approved",
+    "active": "approved",
+    "revoking": "approved",
+    "ended": "approved",
+    "timed_out": "closed: it timed out",
+    "cancelled": "withdrawn by the requester",
+}
+
+
 def decided_text(status: str, by: str | None) -> str:
-    return f"already {status.replace('_', ' ')}" + (f" by <@{by}>" if by else "")
+    """ "already approved by <@U…>" for every state an approval leads to."""
+    outcome = _OUTCOME.get(str(status), str(status).replace("_", " "))
+    if outcome.startswith("closed") or outcome.startswith("withdrawn"):
+        return f"already {outcome}"
+    return f"already {outcome}" + (f" by <@{by}>" if by else "")

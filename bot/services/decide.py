@@ -25,7 +25,12 @@ class DecideRequest:
         grant = deps.grant_or_fail(grant_id)
         profile = deps.profile_of(grant)
         check_approver(
-            deps, profile=profile, actor=actor, requester=grant.requester, what="request"
+            deps,
+            profile=profile,
+            actor=actor,
+            requester=grant.requester,
+            what="request",
+            grant_id=grant.id,
         )
         now = deps.clock.now()
         if grant.status is not GrantStatus.PENDING:

@@ -24,7 +24,12 @@ class DecideExtension:
         grant = deps.grant_or_fail(extension.grant_id)
         profile = deps.profile_of(grant)
         check_approver(
-            deps, profile=profile, actor=actor, requester=extension.requested_by, what="extension"
+            deps,
+            profile=profile,
+            actor=actor,
+            requester=extension.requested_by,
+            what="extension",
+            grant_id=grant.id,
         )
         if extension.status is not ExtensionStatus.PENDING:
             raise Conflict(

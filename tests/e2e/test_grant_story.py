@@ -86,7 +86,7 @@ def test_request_approve_use_expire(bot: BotProcess, kube_env, aws_auth_reset) -
         "groups": [],
     } in users
 
-    assert "already active by <@U0CAROL>" in click(bot, CAROL, Action.APPROVE_GRANT, grant_id)
+    assert "already approved by <@U0CAROL>" in click(bot, CAROL, Action.APPROVE_GRANT, grant_id)
 
     dm = stub.wait_for(lambda: [t for t in stub.texts(channel=ALICE) if "is active until" in t])[0]
     assert "kubectl" in dm and ALICE_USERNAME in dm

@@ -133,7 +133,7 @@ def test_requester_cannot_approve_own_request_unless_self_approval() -> None:
 def test_second_click_says_who_decided_and_changes_nothing() -> None:
     deps = make_deps()
     grant = approved(deps, namespace="default")
-    with pytest.raises(Conflict, match="already active by <@U0CAROL>"):
+    with pytest.raises(Conflict, match="already approved by <@U0CAROL>"):
         DecideRequest(deps).execute(grant_id=grant.id, actor="U0ERIN", approve=False)
     assert deps.clusters.get("dev").calls == ["ensure_mapping", "ensure_rbac"]
 
@@ -282,7 +282,7 @@ def test_pending_request_times_out() -> None:
     assert SweepDue(deps).execute().timed_out == 1
     assert deps.store.get_grant(grant.id).status is GrantStatus.TIMED_OUT
     assert "request_timed_out" in deps.notifier.names()
-    with pytest.raises(Conflict, match="already timed out"):
+    with pytest.raises(Conflict, match="already closed: it timed out"):
         DecideRequest(deps).execute(grant_id=grant.id, actor="U0CAROL", approve=True)
 
 
