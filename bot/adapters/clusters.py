@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
 from bot.domain.errors import PermanentError
 from bot.domain.policy import ClusterConfig, Policy
 from bot.domain.ports import Clock, ClusterGateway
+
+log = logging.getLogger(__name__)
+
+
+def check_authentication_mode(cluster: ClusterConfig, mode: str | None) -> None:
+    """aws-auth is read in CONFIG_MAP and API_AND_CONFIG_MAP modes only; in API mode a mapping
+    would be written and silently ignored, so the bot refuses to pretend it granted access."""
+    if mode == "API":
+        raise PermanentError(
+            f"EKS cluster `{cluster.eks_name}` uses access entries only (authenticationMode "
+            "API), so it ignores aws-auth; eks-access needs CONFIG_MAP or API_AND_CONFIG_MAP."
+        )
+    if mode == "API_AND_CONFIG_MAP":
+        log.info(
+            "EKS cluster %s also reads access entries: an access entry for a principal takes "
+            "precedence over its aws-auth mapping",
+            cluster.eks_name,
+        )
 
 
 def connect(cluster: ClusterConfig, clock: Clock) -> ClusterGateway:
@@ -17,13 +36,20 @@ def connect(cluster: ClusterConfig, clock: Clock) -> ClusterGateway:
     if cluster.is_eks:
         import boto3
 
-        from bot.adapters.aws.eks_cluster import eks_api_client
+        from bot.adapters.aws.eks_cluster import authentication_mode, eks_api_client
 
         assert cluster.eks_name and cluster.eks_region
+        session = boto3.Session()
+        check_authentication_mode(
+            cluster,
+            authentication_mode(
+                session.client("eks", region_name=cluster.eks_region), cluster.eks_name
+            ),
+        )
         api = eks_api_client(
             cluster_name=cluster.eks_name,
             region=cluster.eks_region,
-            session=boto3.Session(),
+            session=session,
             clock=clock.now,
         )
     else:
