@@ -1,0 +1,144 @@
+"""Read-modify-write of `kube-system/aws-auth` that never loses another writer's change.
+
+ConfigMaps accept unconditional updates (REFERENCE §1), and eksctl, Terraform and humans edit
+aws-auth too. Every write therefore sends the resourceVersion it read, so a concurrent change
+turns into a 409 instead of being overwritten; on 409 the edit is recomputed from a fresh read.
+The edit itself is the pure `bot.domain.aws_auth` editor, whose functions check every result
+with `verify_safe_edit` before returning it; this module only does the I/O.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from kubernetes import client
+
+from bot.adapters.kubernetes.errors import KUBE_ERRORS, api_error, is_status
+from bot.adapters.kubernetes.retry import ConflictBackoff
+from bot.domain.errors import PermanentError, TransientError
+
+NAMESPACE = "kube-system"
+NAME = "aws-auth"
+OBJECT = f"ConfigMap {NAMESPACE}/{NAME}"
+
+Edit = Callable[[dict[str, str]], dict[str, str]]
+
+# One writer per cluster inside this process. The bot's own threads (activation, expiry,
+# reconcile) would otherwise race each other for the same object and burn the conflict
+# retries meant for outside writers; those, and other replicas, are still handled by 409s.
+_WRITERS: dict[str, threading.Lock] = {}
+_WRITERS_GUARD = threading.Lock()
+
+
+def _writer_lock(api_client: client.ApiClient) -> threading.Lock:
+    with _WRITERS_GUARD:
+        return _WRITERS.setdefault(str(api_client.configuration.host), threading.Lock())
+
+
+class AwsAuthStore:
+    """The aws-auth ConfigMap of one cluster.
+
+    `create_if_missing`: whether `update(..., create=True)` may create the ConfigMap. Off by
+    default: `create` on configmaps cannot be limited to one name, so the bot's RBAC does not
+    hold it, and a missing aws-auth in a real cluster means something is wrong (EKS creates it
+    with the first node group) - better a clear error than a second, node-less aws-auth.
+    """
+
+    def __init__(
+        self,
+        api_client: client.ApiClient,
+        *,
+        backoff: ConflictBackoff | None = None,
+        create_if_missing: bool = False,
+        request_timeout: float | tuple[float, float] = (5.0, 30.0),
+    ) -> None:
+        self._core = client.CoreV1Api(api_client)
+        self._writer = _writer_lock(api_client)
+        self._backoff = backoff or ConflictBackoff()
+        self._create_if_missing = create_if_missing
+        self._timeout = request_timeout
+
+    def read(self) -> dict[str, str] | None:
+        """The ConfigMap's `data`, or None when there is no aws-auth."""
+        cm = self._get()
+        return None if cm is None else dict(cm.data or {})
+
+    def update(self, edit: Edit, *, create: bool) -> dict[str, str] | None:
+        """Apply `edit` to the current data, write the result if it differs, and return it.
+
+        `create`: whether a missing ConfigMap should be created (adding an entry) or is
+        simply nothing to do (removing one; returns None). `edit` runs again on fresh data
+        after every conflict, so it must be pure. When it raises (`AwsAuthUnreadable`, ...)
+        nothing is written.
+        """
+        with self._writer:
+            return self._update(edit, create=create)
+
+    def _update(self, edit: Edit, *, create: bool) -> dict[str, str] | None:
+        backoff = self._backoff
+        for attempt in range(backoff.attempts):
+            cm = self._get()
+            if cm is None:
+                if not create:
+                    return None
+                after = edit({})
+                if self._create(after):
+                    return after
+            else:
+                before = dict(cm.data or {})
+                after = edit(before)
+                if after == before:
+                    return before
+                if self._replace(cm, after):
+                    return after
+            if attempt + 1 < backoff.attempts:
+                backoff.wait(attempt)
+        raise TransientError(
+            f"Could not update {OBJECT}: it was changed by someone else "
+            f"{backoff.attempts} times in a row; will try again later"
+        )
+
+    # -- one API call each; False means "lost a race, re-read and try again" ----------------
+
+    def _get(self) -> client.V1ConfigMap | None:
+        try:
+            cm: client.V1ConfigMap = self._core.read_namespaced_config_map(
+                NAME, NAMESPACE, _request_timeout=self._timeout
+            )
+        except KUBE_ERRORS as exc:
+            if is_status(exc, 404):
+                return None
+            raise api_error(exc, f"read {OBJECT}") from exc
+        return cm
+
+    def _create(self, data: dict[str, str]) -> bool:
+        if not self._create_if_missing:
+            raise PermanentError(
+                f"{OBJECT} does not exist, so no IAM principal can be mapped. EKS creates it "
+                "with the first node group; create it (keeping the node role entries) and retry."
+            )
+        body = client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name=NAME, namespace=NAMESPACE), data=data
+        )
+        try:
+            self._core.create_namespaced_config_map(NAMESPACE, body, _request_timeout=self._timeout)
+        except KUBE_ERRORS as exc:
+            if is_status(exc, 409):  # created meanwhile by someone else
+                return False
+            raise api_error(exc, f"create {OBJECT}") from exc
+        return True
+
+    def _replace(self, cm: client.V1ConfigMap, data: dict[str, str]) -> bool:
+        # The fetched object goes back whole: binaryData, labels, annotations and, above all,
+        # metadata.resourceVersion, which makes the apiserver refuse a write based on a stale read.
+        cm.data = data
+        try:
+            self._core.replace_namespaced_config_map(
+                NAME, NAMESPACE, cm, _request_timeout=self._timeout
+            )
+        except KUBE_ERRORS as exc:
+            if is_status(exc, 409) or is_status(exc, 404):  # changed or deleted since read
+                return False
+            raise api_error(exc, f"update {OBJECT}") from exc
+        return True

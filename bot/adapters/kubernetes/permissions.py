@@ -1,0 +1,120 @@
+"""The bot's own RBAC: exactly what the gateway needs, no wildcards, names wherever possible.
+
+Verified against a real apiserver (tests/adapters/kubernetes), each verb below is necessary:
+
+- `bind` on the profile Roles and referenced ClusterRoles: without it, creating a RoleBinding
+  is an escalation (the bot does not hold the permissions it hands out). `escalate` does not
+  stand in for `bind`. A Role in the grant namespace may grant `bind` on ClusterRoles; it then
+  covers RoleBindings in that namespace only.
+- `escalate` on the profile Roles: writing rules the bot does not hold needs it. The apiserver
+  checks it against the request's object name, which a create (POST to the collection) does
+  not carry, so a name-restricted `escalate` never allows a create with rules. The gateway
+  therefore creates a profile Role empty (plain `create`) and adds the rules with an update,
+  which names the Role, so `escalate` stays restricted to the profile Roles.
+- `create` on roles and rolebindings cannot be restricted by name (same reason). A Role the
+  bot creates grants nothing until it is bound, and binding is limited by `bind` above.
+- aws-auth: `get`/`update`/`patch` by name. Not `create`: it cannot be limited to aws-auth and
+  would allow any ConfigMap in kube-system. A missing aws-auth is reported as a PermanentError
+  instead (EKS creates it with the first node group).
+- `create` on subjectaccessreviews (cluster-scoped): `can_i`, used by the `doctor` check, asks
+  the apiserver whether a mapped user really got the access. It reveals permissions, it does
+  not grant any.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.adapters.kubernetes.aws_auth_store import NAME as AWS_AUTH_NAME
+from bot.adapters.kubernetes.aws_auth_store import NAMESPACE as AWS_AUTH_NAMESPACE
+
+RBAC_API = "rbac.authorization.k8s.io/v1"
+RBAC_GROUP = "rbac.authorization.k8s.io"
+# `eks-access:` (with a colon) can never equal a profile Role `eks-access-<profile>`.
+AWS_AUTH_ROLE = "eks-access:bot-aws-auth"
+GRANTS_ROLE = "eks-access:bot-grants"
+ACCESS_REVIEW_ROLE = "eks-access:bot-access-review"
+# Not the managed-by label: the bot must not count its own RBAC among the grants it owns.
+LABELS = {"app.kubernetes.io/part-of": "eks-access", "app.kubernetes.io/component": "bot-rbac"}
+
+
+def bot_permissions_manifest(
+    *,
+    role_names: list[str],
+    cluster_role_refs: list[str],
+    namespaces: list[str],
+    subject: dict[str, str],
+) -> list[dict[str, Any]]:
+    """The bot's Roles, ClusterRole and bindings, for `kubectl apply` or a test harness.
+
+    role_names: the profile Roles the bot creates and binds (`eks-access-<profile>`).
+    cluster_role_refs: existing ClusterRoles the profiles reference (e.g. `view`).
+    namespaces: every namespace a grant may target.
+    subject: whom to bind, e.g. `{"kind": "Group", "name": "eks-access:bots",
+             "apiGroup": "rbac.authorization.k8s.io"}`.
+    """
+    for name in [*role_names, *cluster_role_refs, *namespaces]:
+        if not name or "*" in name:
+            raise ValueError(f"{name!r} is not a name; the bot's RBAC lists names, no wildcards")
+    roles, cluster_roles = sorted(set(role_names)), sorted(set(cluster_role_refs))
+    docs: list[dict[str, Any]] = [
+        *_role_and_binding(
+            AWS_AUTH_NAMESPACE,
+            AWS_AUTH_ROLE,
+            [_rule("", "configmaps", ["get", "update", "patch"], [AWS_AUTH_NAME])],
+            subject,
+        )
+    ]
+    grant_rules = [
+        _rule(RBAC_GROUP, "rolebindings", ["create", "get", "list", "update", "patch", "delete"]),
+        _rule(RBAC_GROUP, "roles", ["create"]),
+    ]
+    if roles:
+        grant_rules.append(
+            _rule(RBAC_GROUP, "roles", ["get", "update", "patch", "bind", "escalate"], roles)
+        )
+    if cluster_roles:
+        grant_rules.append(_rule(RBAC_GROUP, "clusterroles", ["bind"], cluster_roles))
+    for namespace in sorted(set(namespaces)):
+        docs += _role_and_binding(namespace, GRANTS_ROLE, grant_rules, subject)
+    docs += [
+        {
+            "apiVersion": RBAC_API,
+            "kind": "ClusterRole",
+            "metadata": {"name": ACCESS_REVIEW_ROLE, "labels": dict(LABELS)},
+            "rules": [_rule("authorization.k8s.io", "subjectaccessreviews", ["create"])],
+        },
+        {
+            "apiVersion": RBAC_API,
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": ACCESS_REVIEW_ROLE, "labels": dict(LABELS)},
+            "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": ACCESS_REVIEW_ROLE},
+            "subjects": [dict(subject)],
+        },
+    ]
+    return docs
+
+
+def _role_and_binding(
+    namespace: str, name: str, rules: list[dict[str, Any]], subject: dict[str, str]
+) -> list[dict[str, Any]]:
+    meta = {"name": name, "namespace": namespace, "labels": dict(LABELS)}
+    return [
+        {"apiVersion": RBAC_API, "kind": "Role", "metadata": dict(meta), "rules": rules},
+        {
+            "apiVersion": RBAC_API,
+            "kind": "RoleBinding",
+            "metadata": dict(meta),
+            "roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": name},
+            "subjects": [dict(subject)],
+        },
+    ]
+
+
+def _rule(
+    api_group: str, resource: str, verbs: list[str], names: list[str] | None = None
+) -> dict[str, Any]:
+    rule: dict[str, Any] = {"apiGroups": [api_group], "resources": [resource], "verbs": verbs}
+    if names:
+        rule["resourceNames"] = list(names)
+    return rule
