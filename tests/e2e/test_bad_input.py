@@ -10,7 +10,12 @@ from bot.adapters.slack.ids import Action
 from tests.e2e.conftest import ALICE, CAROL
 from tests.support.bot import BotProcess, sign
 
-pytestmark = [pytest.mark.e2e, pytest.mark.kube]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.kube,
+    # The storage is not what these prove; the story tests cover both databases.
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
 
 CASES = [
     ("grant nope 2h", "There is no profile `nope`. Profiles you may request: `pods-read`"),
