@@ -1,0 +1,244 @@
+"""Text edits of one aws-auth list value (`mapRoles` or `mapUsers`) that keep foreign bytes.
+
+Every edit is tried as a plain line edit first (append one line, delete one line), so comments
+and formatting of entries the bot did not write survive. Each candidate text is parsed again
+and must hold exactly the expected list; when it does not (flow lists, odd layouts), the list
+is re-serialised from its parsed nodes instead, which keeps every entry's content and scalar
+spelling but not comments or layout.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+# libyaml, when present, is both faster and closer to the parser the authenticator uses
+# (go-yaml v2 is a port of libyaml); the constructors are the same safe ones either way.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+# Values the authenticator skips as empty (configmap.go isSkippable), plus '' which is also empty.
+SKIPPABLE = frozenset({"", "``", '""', "''"})
+ARN_KEYS = frozenset({"rolearn", "userarn"})
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
+class ListUnreadable(ValueError):
+    """The value is not a YAML list; `str(e)` says why in words."""
+
+
+class EditFailed(ValueError):
+    """A rewritten list did not read back as intended (a bug): nothing may be written."""
+
+
+def load_list(text: str) -> list[Any]:
+    """The entries of one list value; blank, comment-only and null values are an empty list.
+
+    The result is shared with a cache: read it, never modify it.
+    """
+    return _parse(text)[1]
+
+
+def canonical(value: Any) -> Any:
+    """A hashable form of a parsed value in which equal means the same YAML content.
+
+    Plain `==` is too lenient for a safety check: `1 == True == 1.0`.
+    """
+    if isinstance(value, dict):
+        return ("map", frozenset((canonical(k), canonical(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("seq", tuple(canonical(v) for v in value))
+    if isinstance(value, set):
+        return ("set", frozenset(canonical(v) for v in value))
+    if isinstance(value, float):
+        return ("float", repr(value))
+    return (type(value).__name__, value)
+
+
+def quote(value: str) -> str:
+    """A double-quoted YAML scalar in pure ASCII that reads back as exactly `value`."""
+    out = []
+    for ch in value:
+        code = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 0x20 <= code < 0x7F:
+            out.append(ch)
+        elif code <= 0xFF:
+            out.append(f"\\x{code:02x}")
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
+
+
+def flow_text(entry: Any) -> str | None:
+    """The one-line flow form of an entry shaped like the bot's own (arn, username, groups).
+
+    None for anything else: such entries are never written or matched as a single line.
+    """
+    if not isinstance(entry, dict) or len(entry) != 3:
+        return None
+    arn_key = next((k for k in entry if k in ARN_KEYS), None)
+    username, groups = entry.get("username"), entry.get("groups")
+    if arn_key is None or not isinstance(entry[arn_key], str) or not isinstance(username, str):
+        return None
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        return None
+    arn, group_list = quote(entry[arn_key]), ", ".join(quote(g) for g in groups)
+    return f"{{{arn_key}: {arn}, username: {quote(username)}, groups: [{group_list}]}}"
+
+
+def appended(text: str, entry: dict[str, Any]) -> str:
+    """`text` with `entry` added as the last item."""
+    node, items = _parse(text)
+    line = flow_text(entry)
+    if line is None:
+        raise ValueError(f"{entry!r} is not shaped like an entry the bot writes")
+    newline = "\r\n" if "\r\n" in text else "\n"
+    candidate: str | None = None
+    if text.strip() in SKIPPABLE or isinstance(node, yaml.ScalarNode):
+        candidate = f"- {line}{newline}"
+    elif node is None:  # comments only: keep them
+        candidate = _with_final_newline(text, newline) + f"- {line}{newline}"
+    elif isinstance(node, yaml.SequenceNode) and not node.flow_style and node.value:
+        indent = " " * node.start_mark.column
+        candidate = _with_final_newline(text, newline) + f"{indent}- {line}{newline}"
+    expected = [*items, entry]
+    if candidate is not None and _holds(candidate, expected):
+        return candidate
+    own_node = _item_nodes(_parse(f"- {line}")[0])[0]
+    return _verified(_rendered(_item_nodes(node), own_node), expected)
+
+
+def removed(text: str, drop: Callable[[Any], bool]) -> str:
+    """`text` without the items for which `drop` is true; `text` itself when there are none."""
+    node, items = _parse(text)
+    kept = [item for item in items if not drop(item)]
+    if len(kept) == len(items):
+        return text
+    candidate = _without_own_lines(text, node, items, drop)
+    if candidate is not None and _holds(candidate, kept):
+        return candidate
+    kept_nodes = [n for item, n in zip(items, _item_nodes(node), strict=True) if not drop(item)]
+    return _verified(_rendered(kept_nodes), kept)
+
+
+def _rendered(nodes: list[yaml.Node], own_node: yaml.Node | None = None) -> str:
+    """A block list of the item nodes, then the bot's own entry on one line; comments are lost.
+
+    Serialising nodes rather than values keeps each scalar's own spelling and quoting, so a
+    reader with other implicit types sees what it saw before: go-yaml v2 reads a plain `y` as
+    true and `1:30` as text, where PyYAML reads the text "y" and the number 90.
+    """
+    copies: dict[int, yaml.Node] = {}
+    items = [_block_style(n, copies) for n in nodes] + ([own_node] if own_node else [])
+    if not items:
+        return ""
+    block = yaml.SequenceNode(_SEQ_TAG, items, flow_style=False)
+    return str(yaml.serialize(block, Dumper=_DUMPER, allow_unicode=True, width=1 << 30))
+
+
+def _block_style(node: yaml.Node, copies: dict[int, yaml.Node]) -> yaml.Node:
+    """A copy of `node` with block collections (plain `1:30` cannot stay plain in flow style).
+
+    The parsed nodes are cached and shared, so they are copied, not changed; `copies` keeps
+    anchors and aliases pointing at one node.
+    """
+    if id(node) in copies:
+        return copies[id(node)]
+    if isinstance(node, yaml.SequenceNode):
+        sequence = yaml.SequenceNode(node.tag, [], flow_style=False)
+        copies[id(node)] = sequence
+        sequence.value.extend(_block_style(item, copies) for item in node.value)
+        return sequence
+    if isinstance(node, yaml.MappingNode):
+        mapping = yaml.MappingNode(node.tag, [], flow_style=False)
+        copies[id(node)] = mapping
+        mapping.value.extend(
+            (_block_style(key, copies), _block_style(value, copies)) for key, value in node.value
+        )
+        return mapping
+    return node
+
+
+def _holds(candidate: str, expected: list[Any]) -> bool:
+    try:
+        return bool(canonical(load_list(candidate)) == canonical(expected))
+    except ListUnreadable:
+        return False
+
+
+def _verified(text: str, expected: list[Any]) -> str:
+    if not _holds(text, expected):
+        raise EditFailed("the rewritten list does not read back as the expected entries")
+    return text
+
+
+def _item_nodes(node: yaml.Node | None) -> list[yaml.Node]:
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+def _without_own_lines(
+    text: str, node: yaml.Node | None, items: list[Any], drop: Callable[[Any], bool]
+) -> str | None:
+    """Delete the dropped items' lines if each is exactly one line as the bot writes it."""
+    if not isinstance(node, yaml.SequenceNode) or node.flow_style:
+        return None
+    lines = text.split("\n")
+    doomed = set()
+    for item, item_node in zip(items, node.value, strict=True):
+        if not drop(item):
+            continue
+        line_no, own_line = item_node.start_mark.line, flow_text(item)
+        if own_line is None or item_node.end_mark.line != line_no:
+            return None
+        if line_no >= len(lines) or lines[line_no].strip() != f"- {own_line}":
+            return None
+        doomed.add(line_no)
+    return "\n".join(line for no, line in enumerate(lines) if no not in doomed)
+
+
+def _with_final_newline(text: str, newline: str) -> str:
+    return text if text.endswith("\n") else text + newline
+
+
+# One edit reads the same text several times (read, edit, check the candidate, verify); an
+# aws-auth near 1 MiB takes about half a second to parse.
+@functools.lru_cache(maxsize=8)
+def _parse(text: str) -> tuple[yaml.Node | None, list[Any]]:
+    if text.strip() in SKIPPABLE:
+        return None, []
+    try:
+        loader = _LOADER(text)
+        try:
+            node = loader.get_single_node()
+            value = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as error:
+        raise ListUnreadable(f"it is not valid YAML: {_describe(error)}") from error
+    if value is None or value == "":
+        return node, []
+    if not isinstance(value, list):
+        raise ListUnreadable(f"it holds {_kind_of(value)} where a list of entries is expected")
+    return node, value
+
+
+def _describe(error: yaml.YAMLError) -> str:
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        return f"{error.problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return str(error).strip()
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping of keys to values"
+    if isinstance(value, str):
+        return f"the text {value[:40]!r}"
+    return f"a single {type(value).__name__} value"
