@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -30,6 +31,8 @@ from tests.support.envtest import (
     missing_binaries,
 )
 
+RBAC = "rbac.authorization.k8s.io"
+AUTHZ = "authorization.k8s.io"
 BOT_USER = "eks-access-bot"
 BOT_GROUP = "eks-access:bots"
 GRANT_NAMESPACES = ("default", "payments")
@@ -125,6 +128,31 @@ class KubeEnv:
         )
         return bool(answer.status and answer.status.allowed)
 
+    def settled_can(
+        self,
+        user: str,
+        groups: list[str] | tuple[str, ...],
+        verb: str,
+        resource: str,
+        namespace: str,
+        group: str = "",
+        *,
+        expect: bool,
+        timeout: float = 3.0,
+    ) -> bool:
+        """`can()` once the authorizer has caught up with a change just made.
+
+        The RBAC authorizer reads Roles and bindings from informer caches, so a change takes
+        effect a few milliseconds (rarely more) after the write returns. Polls until the answer
+        is `expect` or `timeout` seconds pass, and returns the last answer.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self.can(user, groups, verb, resource, namespace, group)
+            if answer == expect or time.monotonic() >= deadline:
+                return answer
+            time.sleep(0.02)
+
 
 def _running_in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
@@ -169,13 +197,24 @@ def kube_env() -> Iterator[KubeEnv]:
                 role_names=list(PROFILE_ROLES),
                 cluster_role_refs=list(CLUSTER_ROLE_REFS),
                 namespaces=list(GRANT_NAMESPACES),
-                subject={
-                    "kind": "Group",
-                    "name": BOT_GROUP,
-                    "apiGroup": "rbac.authorization.k8s.io",
-                },
+                subject={"kind": "Group", "name": BOT_GROUP, "apiGroup": RBAC},
             ),
         )
+        # The informers deliver in order: once the last Role, binding and ClusterRole binding
+        # of the manifest are in effect, all of it is.
+        settled = [
+            env.settled_can(
+                BOT_USER, [BOT_GROUP], "create", "rolebindings", namespace, RBAC, expect=True
+            )
+            for namespace in GRANT_NAMESPACES
+        ]
+        settled.append(
+            env.settled_can(
+                BOT_USER, [BOT_GROUP], "create", "subjectaccessreviews", "", AUTHZ, expect=True
+            )
+        )
+        if not all(settled):
+            pytest.fail("the bot's RBAC did not take effect", pytrace=False)
         try:
             yield env
         finally:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from kubernetes import client
 
-from bot.adapters.kubernetes.errors import KUBE_ERRORS, api_error, is_status
+from bot.adapters.kubernetes.errors import KUBE_ERRORS, absent_if_404, api_error, is_status
 from bot.adapters.kubernetes.retry import ConflictBackoff
 from bot.domain.errors import PermanentError, TransientError
 
@@ -102,15 +102,12 @@ class AwsAuthStore:
     # -- one API call each; False means "lost a race, re-read and try again" ----------------
 
     def _get(self) -> client.V1ConfigMap | None:
-        try:
-            cm: client.V1ConfigMap = self._core.read_namespaced_config_map(
+        return absent_if_404(
+            lambda: self._core.read_namespaced_config_map(
                 NAME, NAMESPACE, _request_timeout=self._timeout
-            )
-        except KUBE_ERRORS as exc:
-            if is_status(exc, 404):
-                return None
-            raise api_error(exc, f"read {OBJECT}") from exc
-        return cm
+            ),
+            f"read {OBJECT}",
+        )
 
     def _create(self, data: dict[str, str]) -> bool:
         if not self._create_if_missing:

@@ -8,6 +8,8 @@ never a traceback or the response headers.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import TypeVar
 
 import urllib3
 from kubernetes.client import ApiException
@@ -19,6 +21,8 @@ KUBE_ERRORS: tuple[type[BaseException], ...] = (ApiException, urllib3.exceptions
 
 # 409 is transient only once the caller's own conflict retries are exhausted; callers that
 # retry check `status_reason` first and only hand the final 409 here.
+T = TypeVar("T")
+
 _TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
 _MESSAGE_LIMIT = 300
 
@@ -30,6 +34,16 @@ def status_reason(exc: BaseException) -> str:
 
 def is_status(exc: BaseException, status: int) -> bool:
     return isinstance(exc, ApiException) and exc.status == status
+
+
+def absent_if_404(call: Callable[[], T], operation: str) -> T | None:
+    """`call()`, or None when the object does not exist; any other failure sorted."""
+    try:
+        return call()
+    except KUBE_ERRORS as exc:
+        if is_status(exc, 404):
+            return None
+        raise api_error(exc, operation) from exc
 
 
 def api_error(exc: BaseException, operation: str) -> TransientError | PermanentError:

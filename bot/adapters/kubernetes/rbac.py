@@ -1,7 +1,8 @@
 """The Kubernetes objects of a grant: a shared per-profile Role and the grant's own RoleBinding.
 
-Only objects carrying the bot's managed-by label are ever changed or deleted; a foreign object
-under one of the bot's names is reported, not taken over. Every operation is idempotent, so
+The objects are the ones `bot.domain.manifests` describes (and `eks-access plan` shows). Only
+objects carrying the bot's managed-by label are ever changed or deleted; a foreign object under
+one of the bot's names is reported, not taken over. Every operation is idempotent, so
 activation, revoke and reconcile can repeat it after a crash or a timeout.
 """
 
@@ -9,44 +10,32 @@ from __future__ import annotations
 
 from kubernetes import client
 
-from bot.adapters.kubernetes.errors import KUBE_ERRORS, api_error, is_status, status_reason
+from bot.adapters.kubernetes.errors import (
+    KUBE_ERRORS,
+    absent_if_404,
+    api_error,
+    is_status,
+    status_reason,
+)
 from bot.adapters.kubernetes.retry import ConflictBackoff
 from bot.domain.errors import PermanentError, TransientError
+from bot.domain.manifests import role_binding_manifest, role_manifest
 from bot.domain.rbac import (
-    EXPIRES_ANNOTATION,
     GRANT_ID_ANNOTATION,
     GRANT_ID_LABEL,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
-    PROFILE_LABEL,
-    REQUESTER_ANNOTATION,
-    PolicyRule,
     RbacGrant,
     binding_name,
 )
 
-RBAC_API_GROUP = "rbac.authorization.k8s.io"
 OWNED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
 
+RbacObject = client.V1Role | client.V1RoleBinding
 
-def is_owned(obj: client.V1Role | client.V1RoleBinding) -> bool:
+
+def is_owned(obj: RbacObject) -> bool:
     return _labels(obj).get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
-
-
-def _meta(obj: client.V1Role | client.V1RoleBinding) -> client.V1ObjectMeta:
-    # Objects read from the apiserver always have metadata; the models just type it Optional.
-    if obj.metadata is None:
-        obj.metadata = client.V1ObjectMeta()
-    meta: client.V1ObjectMeta = obj.metadata
-    return meta
-
-
-def _labels(obj: client.V1Role | client.V1RoleBinding) -> dict[str, str]:
-    return dict(_meta(obj).labels or {})
-
-
-def _annotations(obj: client.V1Role | client.V1RoleBinding) -> dict[str, str]:
-    return dict(_meta(obj).annotations or {})
 
 
 class RbacStore:
@@ -66,9 +55,10 @@ class RbacStore:
     def ensure_rbac(self, rbac: RbacGrant) -> None:
         """Create or update the profile's Role (unless a ClusterRole is referenced) and the
         grant's RoleBinding."""
-        if rbac.role_ref_kind == "Role":
-            self._ensure_role(rbac)
-        self._ensure_binding(rbac)
+        role = role_manifest(rbac)
+        if role is not None:
+            self._ensure_role(client.V1Role.model_validate(role))
+        self._ensure_binding(client.V1RoleBinding.model_validate(role_binding_manifest(rbac)))
 
     def delete_rbac(self, grant_id: str, namespace: str) -> None:
         """Delete the grant's RoleBinding; one that is already gone counts as deleted.
@@ -83,22 +73,8 @@ class RbacStore:
             if binding is None:
                 return
             self._require_owned(binding, what)
-            # The precondition keeps us from deleting an object recreated since we read it.
-            options = client.V1DeleteOptions(
-                preconditions=client.V1Preconditions(
-                    resource_version=_meta(binding).resource_version
-                )
-            )
-            try:
-                self._rbac.delete_namespaced_role_binding(
-                    name, namespace, body=options, _request_timeout=self._timeout
-                )
+            if self._delete_binding(binding, what):
                 return
-            except KUBE_ERRORS as exc:
-                if is_status(exc, 404):
-                    return
-                if not is_status(exc, 409):
-                    raise api_error(exc, f"delete {what}") from exc
             self._backoff.wait(attempt)
         raise self._kept_changing(what)
 
@@ -121,21 +97,17 @@ class RbacStore:
 
     # -- Role -------------------------------------------------------------------------------
 
-    def _ensure_role(self, rbac: RbacGrant) -> None:
-        name = rbac.role_ref_name  # role_name(profile): shared by the profile's grants
-        namespace = rbac.namespace
+    def _ensure_role(self, desired: client.V1Role) -> None:
+        name, namespace = _name(desired)
         what = f"Role {namespace}/{name}"
-        labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, PROFILE_LABEL: rbac.profile}
-        rules = [_policy_rule(r) for r in rbac.rules]
+        labels, rules = _labels(desired), desired.rules or []
         for attempt in range(self._backoff.attempts):
-            role = self._read_role(namespace, name) or self._create_empty_role(
-                namespace, name, labels
-            )
+            role = self._read_role(namespace, name) or self._create_empty_role(desired)
             if role is None:  # created by someone else meanwhile: read it
                 continue
             self._require_owned(role, what)
             current = _labels(role)
-            if _rules_key(role.rules) == _rules_key(rules) and _contains(current, labels):
+            if _rules_key(role.rules) == _rules_key(rules) and labels.items() <= current.items():
                 return
             role.rules = rules
             _meta(role).labels = {**current, **labels}
@@ -150,9 +122,7 @@ class RbacStore:
             self._backoff.wait(attempt)
         raise self._kept_changing(what)
 
-    def _create_empty_role(
-        self, namespace: str, name: str, labels: dict[str, str]
-    ) -> client.V1Role | None:
+    def _create_empty_role(self, desired: client.V1Role) -> client.V1Role | None:
         """Create the Role without rules; the caller then adds them with an update.
 
         The apiserver checks `escalate` against the request's object name, and a create
@@ -160,8 +130,10 @@ class RbacStore:
         escalation, and the update that adds the rules names the Role, so the bot's
         `escalate` permission can stay limited to the profile Roles by resourceNames.
         """
+        name, namespace = _name(desired)
         body = client.V1Role(
-            metadata=client.V1ObjectMeta(name=name, namespace=namespace, labels=labels), rules=[]
+            metadata=client.V1ObjectMeta(name=name, namespace=namespace, labels=_labels(desired)),
+            rules=[],
         )
         try:
             role: client.V1Role = self._rbac.create_namespaced_role(
@@ -174,23 +146,18 @@ class RbacStore:
         return role
 
     def _read_role(self, namespace: str, name: str) -> client.V1Role | None:
-        try:
-            role: client.V1Role = self._rbac.read_namespaced_role(
+        return absent_if_404(
+            lambda: self._rbac.read_namespaced_role(
                 name, namespace, _request_timeout=self._timeout
-            )
-        except KUBE_ERRORS as exc:
-            if is_status(exc, 404):
-                return None
-            raise api_error(exc, f"read Role {namespace}/{name}") from exc
-        return role
+            ),
+            f"read Role {namespace}/{name}",
+        )
 
     # -- RoleBinding ------------------------------------------------------------------------
 
-    def _ensure_binding(self, rbac: RbacGrant) -> None:
-        name = rbac.binding_name
-        namespace = rbac.namespace
+    def _ensure_binding(self, desired: client.V1RoleBinding) -> None:
+        name, namespace = _name(desired)
         what = f"RoleBinding {namespace}/{name}"
-        desired = _binding(rbac)
         for attempt in range(self._backoff.attempts):
             try:
                 self._rbac.create_namespaced_role_binding(
@@ -201,33 +168,19 @@ class RbacStore:
                 if not (is_status(exc, 409) and status_reason(exc) == "AlreadyExists"):
                     raise api_error(exc, f"create {what}") from exc
             existing = self._read_binding(namespace, name)
-            if existing is not None and self._converge_binding(existing, desired, rbac, what):
+            if existing is not None and self._converge_binding(existing, desired, what):
                 return
             self._backoff.wait(attempt)
         raise self._kept_changing(what)
 
     def _converge_binding(
-        self,
-        existing: client.V1RoleBinding,
-        desired: client.V1RoleBinding,
-        rbac: RbacGrant,
-        what: str,
+        self, existing: client.V1RoleBinding, desired: client.V1RoleBinding, what: str
     ) -> bool:
         """Bring an existing binding in line; False means "try creating it again"."""
         self._require_owned(existing, what)
-        meta = _meta(existing)
         if _role_ref_key(existing.role_ref) != _role_ref_key(desired.role_ref):
             # roleRef is immutable: the binding has to be replaced by a new object.
-            options = client.V1DeleteOptions(
-                preconditions=client.V1Preconditions(resource_version=meta.resource_version)
-            )
-            try:
-                self._rbac.delete_namespaced_role_binding(
-                    rbac.binding_name, rbac.namespace, body=options, _request_timeout=self._timeout
-                )
-            except KUBE_ERRORS as exc:
-                if not (is_status(exc, 404) or is_status(exc, 409)):
-                    raise api_error(exc, f"delete {what} to change its role") from exc
+            self._delete_binding(existing, f"{what} to change its role")
             return False
         labels = {**_labels(existing), **_labels(desired)}
         annotations = {**_annotations(existing), **_annotations(desired)}
@@ -238,11 +191,12 @@ class RbacStore:
         ):
             return True
         existing.subjects = desired.subjects
-        meta.labels = labels
-        meta.annotations = annotations
+        _meta(existing).labels = labels
+        _meta(existing).annotations = annotations
+        name, namespace = _name(existing)
         try:
             self._rbac.replace_namespaced_role_binding(
-                rbac.binding_name, rbac.namespace, existing, _request_timeout=self._timeout
+                name, namespace, existing, _request_timeout=self._timeout
             )
         except KUBE_ERRORS as exc:
             if is_status(exc, 409) or is_status(exc, 404):
@@ -250,21 +204,37 @@ class RbacStore:
             raise api_error(exc, f"update {what}") from exc
         return True
 
-    def _read_binding(self, namespace: str, name: str) -> client.V1RoleBinding | None:
+    def _delete_binding(self, binding: client.V1RoleBinding, what: str) -> bool:
+        """Delete exactly the object read; False if it changed since (read it again)."""
+        name, namespace = _name(binding)
+        # The precondition keeps us from deleting an object recreated since we read it.
+        options = client.V1DeleteOptions(
+            preconditions=client.V1Preconditions(resource_version=_meta(binding).resource_version)
+        )
         try:
-            binding: client.V1RoleBinding = self._rbac.read_namespaced_role_binding(
-                name, namespace, _request_timeout=self._timeout
+            self._rbac.delete_namespaced_role_binding(
+                name, namespace, body=options, _request_timeout=self._timeout
             )
         except KUBE_ERRORS as exc:
             if is_status(exc, 404):
-                return None
-            raise api_error(exc, f"read RoleBinding {namespace}/{name}") from exc
-        return binding
+                return True
+            if is_status(exc, 409):
+                return False
+            raise api_error(exc, f"delete {what}") from exc
+        return True
+
+    def _read_binding(self, namespace: str, name: str) -> client.V1RoleBinding | None:
+        return absent_if_404(
+            lambda: self._rbac.read_namespaced_role_binding(
+                name, namespace, _request_timeout=self._timeout
+            ),
+            f"read RoleBinding {namespace}/{name}",
+        )
 
     # -- shared ----------------------------------------------------------------------------
 
     @staticmethod
-    def _require_owned(obj: client.V1Role | client.V1RoleBinding, what: str) -> None:
+    def _require_owned(obj: RbacObject, what: str) -> None:
         if not is_owned(obj):
             raise PermanentError(
                 f"{what} exists but was not created by eks-access (no "
@@ -279,38 +249,25 @@ class RbacStore:
         )
 
 
-def _binding(rbac: RbacGrant) -> client.V1RoleBinding:
-    return client.V1RoleBinding(
-        metadata=client.V1ObjectMeta(
-            name=rbac.binding_name,
-            namespace=rbac.namespace,
-            labels={
-                MANAGED_BY_LABEL: MANAGED_BY_VALUE,
-                GRANT_ID_LABEL: rbac.grant_id,
-                PROFILE_LABEL: rbac.profile,
-            },
-            annotations={
-                GRANT_ID_ANNOTATION: rbac.grant_id,
-                EXPIRES_ANNOTATION: rbac.expires_at.isoformat(),
-                REQUESTER_ANNOTATION: rbac.requester,
-            },
-        ),
-        role_ref=client.V1RoleRef(
-            api_group=RBAC_API_GROUP, kind=rbac.role_ref_kind, name=rbac.role_ref_name
-        ),
-        subjects=[
-            client.RbacV1Subject(kind="User", name=rbac.subject_user, api_group=RBAC_API_GROUP)
-        ],
-    )
+def _meta(obj: RbacObject) -> client.V1ObjectMeta:
+    # Objects read from the apiserver always have metadata; the models just type it Optional.
+    if obj.metadata is None:
+        obj.metadata = client.V1ObjectMeta()
+    meta: client.V1ObjectMeta = obj.metadata
+    return meta
 
 
-def _policy_rule(rule: PolicyRule) -> client.V1PolicyRule:
-    return client.V1PolicyRule(
-        api_groups=list(rule.api_groups),
-        resources=list(rule.resources),
-        verbs=list(rule.verbs),
-        resource_names=list(rule.resource_names) or None,
-    )
+def _name(obj: RbacObject) -> tuple[str, str]:
+    meta = _meta(obj)
+    return str(meta.name), str(meta.namespace)
+
+
+def _labels(obj: RbacObject) -> dict[str, str]:
+    return dict(_meta(obj).labels or {})
+
+
+def _annotations(obj: RbacObject) -> dict[str, str]:
+    return dict(_meta(obj).annotations or {})
 
 
 def _rules_key(rules: list[client.V1PolicyRule] | None) -> list[tuple[tuple[str, ...], ...]]:
@@ -332,7 +289,3 @@ def _role_ref_key(ref: client.V1RoleRef | None) -> tuple[str, str, str]:
 
 def _subjects_key(subjects: list[client.RbacV1Subject] | None) -> list[tuple[str, str, str, str]]:
     return [(s.kind, s.name, s.api_group or "", s.namespace or "") for s in subjects or []]
-
-
-def _contains(mapping: dict[str, str], required: dict[str, str]) -> bool:
-    return all(mapping.get(k) == v for k, v in required.items())

@@ -175,38 +175,40 @@ def test_missing_aws_auth_is_created_when_allowed(
     assert [m.username for m in owned] == [principal("dev-alice").username]
 
 
-def _interfering_edit(kube_env: KubeEnv, times: int) -> tuple[list[int], object]:
-    """An edit that lets another writer change aws-auth between our read and our write."""
-    calls = [0]
-    alice = principal("dev-alice")
+class _InterferingEdit:
+    """Adds dev-alice, but lets another writer change aws-auth between our read and write."""
 
-    def edit(data: dict[str, str]) -> dict[str, str]:
-        calls[0] += 1
-        if calls[0] <= times:
-            _set_map_roles(
-                kube_env,
-                (data["mapRoles"] + f"- rolearn: arn:aws:iam::999988887777:role/human-{calls[0]}\n"
-                 f"  username: human-{calls[0]}\n"),
-            )  # fmt: skip
-        return aws_auth.with_mapping(
-            data, aws_auth.Mapping(kind="role", arn=alice.arn, username=alice.username)
-        )
+    def __init__(self, kube_env: KubeEnv, times: int) -> None:
+        self.kube_env, self.times, self.calls = kube_env, times, 0
+        alice = principal("dev-alice")
+        self.mapping = aws_auth.Mapping(kind="role", arn=alice.arn, username=alice.username)
 
-    return calls, edit
+    def __call__(self, data: dict[str, str]) -> dict[str, str]:
+        self.calls += 1
+        if self.calls <= self.times:
+            n = self.calls
+            entry = f"- rolearn: arn:aws:iam::999988887777:role/human-{n}\n  username: human-{n}\n"
+            _set_map_roles(self.kube_env, data["mapRoles"] + entry)
+        return aws_auth.with_mapping(data, self.mapping)
+
+
+def _update_as_bot(kube_env: KubeEnv, edit: _InterferingEdit, jitter: float) -> list[float]:
+    """Run `edit` through the store as the bot; return the backoff sleeps it asked for."""
+    sleeps: list[float] = []
+    backoff = ConflictBackoff(sleep=sleeps.append, rng=lambda: jitter)
+    with api_client_from_kubeconfig(kube_env.bot_kubeconfig) as api_client:
+        AwsAuthStore(api_client, backoff=backoff).update(edit, create=False)
+    return sleeps
 
 
 def test_write_based_on_a_stale_read_is_retried_on_fresh_data(
     kube_env: KubeEnv, aws_auth_reset: dict[str, str]
 ) -> None:
-    sleeps: list[float] = []
-    calls, edit = _interfering_edit(kube_env, times=2)
-    with api_client_from_kubeconfig(kube_env.bot_kubeconfig) as api_client:
-        store = AwsAuthStore(
-            api_client, backoff=ConflictBackoff(sleep=sleeps.append, rng=lambda: 0.5)
-        )
-        store.update(edit, create=False)  # type: ignore[arg-type]
+    edit = _InterferingEdit(kube_env, times=2)
 
-    assert calls[0] == 3
+    sleeps = _update_as_bot(kube_env, edit, jitter=0.5)
+
+    assert edit.calls == 3
     assert sleeps == [0.025, 0.05]
     data = read_aws_auth(kube_env).data or {}
     usernames = [e["username"] for e in yaml.safe_load(data["mapRoles"])]
@@ -216,19 +218,19 @@ def test_write_based_on_a_stale_read_is_retried_on_fresh_data(
 def test_conflicts_that_never_stop_end_in_a_transient_error_without_writing(
     kube_env: KubeEnv, aws_auth_reset: dict[str, str]
 ) -> None:
+    edit = _InterferingEdit(kube_env, times=100)
     sleeps: list[float] = []
-    calls, edit = _interfering_edit(kube_env, times=100)
-    with api_client_from_kubeconfig(kube_env.bot_kubeconfig) as api_client:
-        store = AwsAuthStore(
-            api_client, backoff=ConflictBackoff(sleep=sleeps.append, rng=lambda: 1.0)
-        )
-        with pytest.raises(TransientError, match="changed by someone else 8 times"):
-            store.update(edit, create=False)  # type: ignore[arg-type]
+    backoff = ConflictBackoff(sleep=sleeps.append, rng=lambda: 1.0)
 
-    assert calls[0] == 8
+    with (
+        api_client_from_kubeconfig(kube_env.bot_kubeconfig) as api_client,
+        pytest.raises(TransientError, match="changed by someone else 8 times"),
+    ):
+        AwsAuthStore(api_client, backoff=backoff).update(edit, create=False)
+
+    assert edit.calls == 8
     assert sleeps == [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0]
-    owned = aws_auth.owned_mappings(read_aws_auth(kube_env).data or {})
-    assert owned == []
+    assert aws_auth.owned_mappings(read_aws_auth(kube_env).data or {}) == []
 
 
 def _eksctl_like_writer(kube_env: KubeEnv, count: int, errors: list[BaseException]) -> None:

@@ -131,6 +131,11 @@ def test_each_rbac_verb_is_needed(
 ) -> None:
     user = f"bot-variant-{drop[0]}-{drop[1]}" if drop else "bot-variant-full"
     apply_manifest(kube_env.admin_api_client(), _variant_manifest(user, drop))
+    # A refusal must come from the missing verb, not from an authorizer cache still catching up.
+    rbac_group = "rbac.authorization.k8s.io"
+    assert kube_env.settled_can(
+        user, [], "create", "rolebindings", "payments", rbac_group, expect=True
+    )
     alice = principal("dev-alice")
     grant = (
         pods_read_grant("vrnt2222", alice, "payments")
@@ -141,7 +146,7 @@ def test_each_rbac_verb_is_needed(
         gateway = KubernetesClusterGateway(api_client)
         if drop is None:
             gateway.ensure_rbac(grant)
-            assert kube_env.can(alice.username, [], "list", "pods", "payments")
+            assert kube_env.settled_can(alice.username, [], "list", "pods", "payments", expect=True)
         else:
             with pytest.raises(PermanentError, match="403"):
                 gateway.ensure_rbac(grant)

@@ -39,8 +39,11 @@ def _binding(kube_env: KubeEnv, namespace: str, name: str) -> client.V1RoleBindi
     return binding
 
 
-def _can_list_pods(kube_env: KubeEnv, user: str, namespace: str = "default") -> bool:
-    return kube_env.can(user, [], "list", "pods", namespace)
+def _can_list_pods(
+    kube_env: KubeEnv, user: str, namespace: str = "default", *, expect: bool
+) -> bool:
+    """Whether `user` may list pods, once the authorizer has seen our last change."""
+    return kube_env.settled_can(user, [], "list", "pods", namespace, expect=expect)
 
 
 def test_grant_gives_access_and_revoke_takes_it_away(
@@ -48,14 +51,14 @@ def test_grant_gives_access_and_revoke_takes_it_away(
 ) -> None:
     alice = principal("dev-alice")
     username = bot_gateway.ensure_mapping(alice)
-    assert not _can_list_pods(kube_env, username)
+    assert not _can_list_pods(kube_env, username, expect=False)
 
     bot_gateway.ensure_rbac(pods_read_grant("k3x9p2ab", alice))
 
-    assert _can_list_pods(kube_env, username)
+    assert _can_list_pods(kube_env, username, expect=True)
     assert kube_env.can(username, [], "get", "pods", "default")
     assert bot_gateway.can_i(username, [], "watch", "pods", "default")
-    assert not _can_list_pods(kube_env, username, "payments")
+    assert not _can_list_pods(kube_env, username, "payments", expect=False)
     assert not kube_env.can(username, [], "delete", "pods", "default")
     assert not kube_env.can(username, [], "get", "secrets", "default")
     binding = _binding(kube_env, "default", "eks-access-k3x9p2ab")
@@ -66,7 +69,7 @@ def test_grant_gives_access_and_revoke_takes_it_away(
     bot_gateway.delete_rbac("k3x9p2ab", "default")
     bot_gateway.remove_mapping(alice)
 
-    assert not _can_list_pods(kube_env, username)
+    assert not _can_list_pods(kube_env, username, expect=False)
     assert not bot_gateway.can_i(username, [], "list", "pods", "default")
     assert read_aws_auth(kube_env).data == aws_auth_reset
     # The shared profile Role stays for the next grant; it grants nothing unbound.
@@ -81,9 +84,9 @@ def test_grant_of_an_existing_cluster_role_is_limited_to_its_namespace(
 
     bot_gateway.ensure_rbac(view_grant("vw2bob22", bob, "payments"))
 
-    assert _can_list_pods(kube_env, bob.username, "payments")
+    assert _can_list_pods(kube_env, bob.username, "payments", expect=True)
     assert kube_env.can(bob.username, [], "list", "deployments", "payments", group="apps")
-    assert not _can_list_pods(kube_env, bob.username, "default")
+    assert not _can_list_pods(kube_env, bob.username, "default", expect=False)
     assert not kube_env.can(bob.username, [], "get", "secrets", "payments")
 
 
@@ -109,7 +112,7 @@ def test_everything_is_idempotent(kube_env: KubeEnv, bot_gateway: KubernetesClus
     bot_gateway.delete_rbac(grant.grant_id, "default")
     bot_gateway.delete_rbac(grant.grant_id, "default")
     bot_gateway.delete_rbac("neverwas", "payments")
-    assert not _can_list_pods(kube_env, alice.username)
+    assert not _can_list_pods(kube_env, alice.username, expect=False)
 
 
 def test_changed_role_ref_recreates_the_binding(
@@ -124,7 +127,7 @@ def test_changed_role_ref_recreates_the_binding(
     after = _binding(kube_env, "default", "eks-access-chg22222")
     assert (after.role_ref.kind, after.role_ref.name) == ("ClusterRole", "view")
     assert after.metadata.uid != before.metadata.uid
-    assert kube_env.can(alice.username, [], "list", "configmaps", "default")
+    assert kube_env.settled_can(alice.username, [], "list", "configmaps", "default", expect=True)
 
 
 def test_changed_subject_and_expiry_update_the_binding_in_place(
@@ -155,8 +158,8 @@ def test_profile_role_drift_is_repaired(
 
     bot_gateway.ensure_rbac(pods_read_grant("drift222", alice))
 
-    assert _can_list_pods(kube_env, alice.username)
-    assert not kube_env.can(alice.username, [], "get", "secrets", "default")
+    assert _can_list_pods(kube_env, alice.username, expect=True)
+    assert not kube_env.settled_can(alice.username, [], "get", "secrets", "default", expect=False)
 
 
 def test_foreign_objects_under_the_bots_names_are_never_touched(
