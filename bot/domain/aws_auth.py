@@ -1,7 +1,8 @@
 """The bot's entries in the `kube-system/aws-auth` ConfigMap `data` (REFERENCE.md §1).
 
 A broken aws-auth locks nodes and people out of the cluster, so edits here are deliberately
-narrow: only entries whose username starts with `OWNED_USERNAME_PREFIX` are added or removed,
+narrow: only entries whose username is the one the bot derives from their ARN
+(`eks-access:<account>:<kind>/<name>`, see `owns`) are added or removed,
 every other entry and every other data key stays as it was, nothing is written when the
 existing lists cannot be parsed, and each result is checked against the input before it is
 returned (`verify_safe_edit`). Pure functions over the `data` dict; no I/O.
@@ -16,6 +17,7 @@ from typing import Any, Literal
 
 from bot.domain import aws_auth_text as text_edits
 from bot.domain.errors import PermanentError
+from bot.domain.principals import Principal
 
 OWNED_USERNAME_PREFIX = "eks-access:"
 MAX_DATA_BYTES = 1024 * 1024  # a ConfigMap's data may not exceed 1 MiB
@@ -44,7 +46,7 @@ class Mapping:
 
     @property
     def owned(self) -> bool:
-        return self.username.startswith(OWNED_USERNAME_PREFIX)
+        return owns(self.arn, self.username)
 
     def entry(self) -> dict[str, Any]:
         """The entry as it appears in the parsed list."""
@@ -208,9 +210,26 @@ def _arn_of(key: str, item: Any) -> str | None:
     return arn if isinstance(arn, str) else None
 
 
+def owns(arn: str, username: str) -> bool:
+    """The bot's entries carry exactly the username it derives from their ARN.
+
+    A prefix alone is not enough: an administrator may well map the bot's own IAM role as
+    `eks-access:bot`, and reconcile would then take that entry for an orphan and remove it.
+    """
+    if not username.startswith(OWNED_USERNAME_PREFIX):
+        return False
+    try:  # ARNs match case-insensitively in the authenticator, so here too
+        return Principal.parse(arn.lower()).username == username.lower()
+    except ValueError:
+        return False
+
+
 def _is_owned(item: Any) -> bool:
-    username = item.get("username") if isinstance(item, dict) else None
-    return isinstance(username, str) and username.startswith(OWNED_USERNAME_PREFIX)
+    if not isinstance(item, dict):
+        return False
+    username = item.get("username")
+    arn = item.get("rolearn", item.get("userarn"))
+    return isinstance(username, str) and isinstance(arn, str) and owns(arn, username)
 
 
 def _own_entry_test(key: str, arn: str) -> Callable[[Any], bool]:

@@ -126,18 +126,33 @@ class TestAdd:
         assert owned_mappings(after) == [mapping_for(BOB, "y")]
 
     def test_refuses_an_arn_that_has_a_foreign_entry(self) -> None:
-        ops = Mapping("role", "arn:aws:iam::111122223333:role/OPS", "eks-access:x:role/ops")
+        ops = Mapping(
+            "role", "arn:aws:iam::111122223333:role/OPS", "eks-access:111122223333:role/OPS"
+        )
         with pytest.raises(ValueError, match="did not create"):
             with_mapping(CLUSTER, ops)
 
     def test_refuses_a_foreign_entry_in_the_other_list(self) -> None:
-        as_user = Mapping("user", "arn:aws:iam::111122223333:role/ops", "eks-access:x:role/ops")
+        as_user = Mapping(
+            "user", "arn:aws:iam::111122223333:role/ops", "eks-access:111122223333:role/ops"
+        )
         with pytest.raises(ValueError):
             with_mapping(CLUSTER, as_user)
 
     def test_refuses_to_write_an_entry_it_would_not_own(self) -> None:
         with pytest.raises(ValueError, match="eks-access:"):
             with_mapping(CLUSTER, Mapping("user", BOB.arn, "bob"))
+        with pytest.raises(ValueError, match="eks-access:"):  # the prefix alone is not enough
+            with_mapping(CLUSTER, Mapping("user", BOB.arn, "eks-access:bot"))
+
+    def test_an_admin_entry_with_the_prefix_is_foreign(self) -> None:
+        # e.g. the bot's own IAM role, mapped by an administrator: reconcile must never drop it
+        data = {
+            "mapRoles": '- rolearn: "arn:aws:iam::111122223333:role/bot"\n'
+            '  username: "eks-access:bot"\n  groups: [eks-access:bots]\n'
+        }
+        assert owned_mappings(data) == []
+        assert without_mapping(data, "arn:aws:iam::111122223333:role/bot") == data
 
     def test_keeps_crlf_line_endings(self) -> None:
         data = {"mapUsers": "- userarn: a\r\n  username: a\r\n"}
@@ -146,7 +161,7 @@ class TestAdd:
         assert after["mapUsers"].endswith("]}\r\n")
 
     def test_unusual_characters_are_quoted_so_they_read_back(self) -> None:
-        odd = Mapping("user", BOB.arn, 'eks-access:"quoted" #not-a-comment', ("ü", "😀", "a\\b"))
+        odd = Mapping("user", BOB.arn, BOB.username, ("ü", "😀", "a\\b", '"quoted" #not-a-comment'))
         assert find_mapping(with_mapping({}, odd), BOB.arn) == odd
 
 
@@ -201,7 +216,9 @@ class TestRemove:
 
     def test_removes_own_entry_but_keeps_a_foreign_one_for_the_same_arn(self) -> None:
         arn = "arn:aws:iam::111122223333:role/ops"
-        own_line = f'- {{rolearn: "{arn}", username: "eks-access:x", groups: []}}\n'
+        own_line = (
+            f'- {{rolearn: "{arn}", username: "eks-access:111122223333:role/ops", groups: []}}\n'
+        )
         data = {"mapRoles": NODE_ROLES + own_line}
         after = without_mapping(data, arn)
         assert after["mapRoles"] == NODE_ROLES
