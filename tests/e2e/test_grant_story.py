@@ -69,7 +69,7 @@ def test_request_approve_use_expire(bot: BotProcess, kube_env, aws_auth_reset) -
 
     answer = click(bot, CAROL, Action.APPROVE_GRANT, grant_id)
     assert f"Approved `{grant_id}`: active until" in answer
-    assert can_list()
+    assert kube_env.settled_can(ALICE_USERNAME, [], "list", "pods", "default", expect=True)
     assert not kube_env.can(ALICE_USERNAME, [], "delete", "pods", "default")
     assert not kube_env.can(ALICE_USERNAME, [], "list", "pods", "kube-system")
 
@@ -149,7 +149,7 @@ def test_role_principal_with_cluster_role_and_revoke(
     bot.slack.command(DAVE, "grant payments-view 1h")
     grant_id = request_id(bot)
     assert "Approved" in click(bot, CAROL, Action.APPROVE_GRANT, grant_id)
-    assert kube_env.can(username, [], "list", "configmaps", "payments")
+    assert kube_env.settled_can(username, [], "list", "configmaps", "payments", expect=True)
     roles = yaml.safe_load(aws_auth(kube_env)["mapRoles"])
     assert {
         "rolearn": "arn:aws:iam::111122223333:role/dave-admin",
@@ -159,5 +159,5 @@ def test_role_principal_with_cluster_role_and_revoke(
     before = len(bot.stub.responses())
     bot.slack.command(DAVE, f"revoke {grant_id}")
     assert "revoked" in last_response(bot, before)
-    assert not kube_env.can(username, [], "list", "configmaps", "payments")
+    assert not kube_env.settled_can(username, [], "list", "configmaps", "payments", expect=False)
     assert aws_auth(kube_env) == aws_auth_reset

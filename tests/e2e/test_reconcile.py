@@ -104,7 +104,7 @@ def test_reapplies_missing_pieces_removes_orphans_and_leaves_foreign_objects(
     ended = grant_for(deps, USERS[1])
     # Someone deletes the active grant's binding by hand.
     rbac.delete_namespaced_role_binding(f"eks-access-{kept}", "default")
-    assert not kube_env.can(username(USERS[0]), [], "list", "pods", "default")
+    assert not kube_env.settled_can(username(USERS[0]), [], "list", "pods", "default", expect=False)
     # The database ends a grant while its binding stays (as if the revoke never reached it).
     deps.store.update_grant(
         ended, expect={GrantStatus.ACTIVE}, changes={"status": GrantStatus.ENDED}
@@ -147,8 +147,8 @@ def test_reapplies_missing_pieces_removes_orphans_and_leaves_foreign_objects(
         "arn:aws:iam::111122223333:user/ghost",
         "arn:aws:iam::111122223333:user/r001",  # the ended grant's
     ]
-    assert kube_env.can(username(USERS[0]), [], "list", "pods", "default")
-    assert not kube_env.can(username(USERS[1]), [], "list", "pods", "default")
+    assert kube_env.settled_can(username(USERS[0]), [], "list", "pods", "default", expect=True)
+    assert not kube_env.settled_can(username(USERS[1]), [], "list", "pods", "default", expect=False)
     names = {b.metadata.name for b in rbac.list_namespaced_role_binding("default").items}
     assert "team-debuggers" in names and "eks-access-orphan01" not in names
     data = core.read_namespaced_config_map("aws-auth", "kube-system").data

@@ -68,7 +68,7 @@ def test_replayed_and_retried_click_has_one_effect(
     assert sum("already approved by <@U0CAROL>" in a for a in answers) == 2
     actions = [a for _, a in audit(database_url, grant_id)]
     assert actions.count("request.approved") == 1 and actions.count("grant.activated") == 1
-    assert kube_env.can(ALICE_USERNAME, [], "list", "pods", "default")
+    assert kube_env.settled_can(ALICE_USERNAME, [], "list", "pods", "default", expect=True)
     bot.slack.command(ALICE, f"revoke {grant_id}")
     bot.stub.wait_for(lambda: any("revoked" in r for r in bot.stub.responses()))
 
