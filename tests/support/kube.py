@@ -200,19 +200,14 @@ def kube_env() -> Iterator[KubeEnv]:
                 subject={"kind": "Group", "name": BOT_GROUP, "apiGroup": RBAC},
             ),
         )
-        # The informers deliver in order: once the last Role, binding and ClusterRole binding
-        # of the manifest are in effect, all of it is.
+        # The informers deliver in order: once the last Role and binding of the manifest are
+        # in effect, all of it is.
         settled = [
             env.settled_can(
                 BOT_USER, [BOT_GROUP], "create", "rolebindings", namespace, RBAC, expect=True
             )
             for namespace in GRANT_NAMESPACES
         ]
-        settled.append(
-            env.settled_can(
-                BOT_USER, [BOT_GROUP], "create", "subjectaccessreviews", "", AUTHZ, expect=True
-            )
-        )
         if not all(settled):
             pytest.fail("the bot's RBAC did not take effect", pytrace=False)
         try:

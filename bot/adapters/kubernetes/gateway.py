@@ -10,7 +10,6 @@ from kubernetes import client
 
 from bot.adapters.kubernetes.aws_auth_store import OBJECT as AWS_AUTH
 from bot.adapters.kubernetes.aws_auth_store import AwsAuthStore
-from bot.adapters.kubernetes.errors import KUBE_ERRORS, api_error
 from bot.adapters.kubernetes.rbac import RbacStore
 from bot.adapters.kubernetes.retry import ConflictBackoff
 from bot.domain import aws_auth
@@ -95,30 +94,3 @@ class KubernetesClusterGateway:
         return OwnedClusterState(
             bindings=bindings, mapped_arns={m.arn for m in aws_auth.owned_mappings(data)}
         )
-
-    def can_i(
-        self,
-        user: str,
-        groups: list[str],
-        verb: str,
-        resource: str,
-        namespace: str,
-        api_group: str = "",
-    ) -> bool:
-        """Whether the apiserver's authorizer allows `user` (in `groups`) to do this."""
-        review = client.V1SubjectAccessReview(
-            spec=client.V1SubjectAccessReviewSpec(
-                user=user,
-                groups=list(groups),
-                resource_attributes=client.V1ResourceAttributes(
-                    namespace=namespace, verb=verb, group=api_group, resource=resource
-                ),
-            )
-        )
-        try:
-            answer = self._authz.create_subject_access_review(
-                review, _request_timeout=self._timeout
-            )
-        except KUBE_ERRORS as exc:
-            raise api_error(exc, f"review whether {user} may {verb} {resource}") from exc
-        return bool(answer.status and answer.status.allowed)

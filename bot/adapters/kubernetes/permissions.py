@@ -16,9 +16,8 @@ Verified against a real apiserver (tests/adapters/kubernetes), each verb below i
 - aws-auth: `get`/`update`/`patch` by name. Not `create`: it cannot be limited to aws-auth and
   would allow any ConfigMap in kube-system. A missing aws-auth is reported as a PermanentError
   instead (EKS creates it with the first node group).
-- `create` on subjectaccessreviews (cluster-scoped): `can_i`, used by the `doctor` check, asks
-  the apiserver whether a mapped user really got the access. It reveals permissions, it does
-  not grant any.
+- Nothing cluster-wide: the bot never reviews access itself (the tests ask the apiserver as an
+  administrator), so it needs no `subjectaccessreviews` and no ClusterRole of its own.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ RBAC_GROUP = "rbac.authorization.k8s.io"
 # `eks-access:` (with a colon) can never equal a profile Role `eks-access-<profile>`.
 AWS_AUTH_ROLE = "eks-access:bot-aws-auth"
 GRANTS_ROLE = "eks-access:bot-grants"
-ACCESS_REVIEW_ROLE = "eks-access:bot-access-review"
 # Not the managed-by label: the bot must not count its own RBAC among the grants it owns.
 LABELS = {"app.kubernetes.io/part-of": "eks-access", "app.kubernetes.io/component": "bot-rbac"}
 
@@ -45,7 +43,7 @@ def bot_permissions_manifest(
     namespaces: list[str],
     subject: dict[str, str],
 ) -> list[dict[str, Any]]:
-    """The bot's Roles, ClusterRole and bindings, for `kubectl apply` or a test harness.
+    """The bot's Roles and RoleBindings, for `kubectl apply` or a test harness.
 
     role_names: the profile Roles the bot creates and binds (`eks-access-<profile>`).
     cluster_role_refs: existing ClusterRoles the profiles reference (e.g. `view`).
@@ -77,21 +75,6 @@ def bot_permissions_manifest(
         grant_rules.append(_rule(RBAC_GROUP, "clusterroles", ["bind"], cluster_roles))
     for namespace in sorted(set(namespaces)):
         docs += _role_and_binding(namespace, GRANTS_ROLE, grant_rules, subject)
-    docs += [
-        {
-            "apiVersion": RBAC_API,
-            "kind": "ClusterRole",
-            "metadata": {"name": ACCESS_REVIEW_ROLE, "labels": dict(LABELS)},
-            "rules": [_rule("authorization.k8s.io", "subjectaccessreviews", ["create"])],
-        },
-        {
-            "apiVersion": RBAC_API,
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": ACCESS_REVIEW_ROLE, "labels": dict(LABELS)},
-            "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": ACCESS_REVIEW_ROLE},
-            "subjects": [dict(subject)],
-        },
-    ]
     return docs
 
 
