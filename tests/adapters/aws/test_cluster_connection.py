@@ -23,4 +23,6 @@ def test_api_only_clusters_are_refused_with_a_reason() -> None:
 def test_unknown_eks_cluster_is_a_permanent_error(moto_server, fresh_moto, monkeypatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
     with pytest.raises(PermanentError, match="not found"):
-        connect(ClusterConfig(name="ghost", eks_name="ghost", eks_region="eu-west-1"), SystemClock())
+        connect(
+            ClusterConfig(name="ghost", eks_name="ghost", eks_region="eu-west-1"), SystemClock()
+        )
