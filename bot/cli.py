@@ -36,7 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("sweep", help="run one sweep pass now (expiry, retries, timeouts)")
     audit = sub.add_parser("audit", help="print the audit trail of a request")
     audit.add_argument("grant_id")
-    args = parser.parse_args(argv)
+    # `plan grant p 2h --user U1 ns=x`: options may come before the ns=/cluster= words.
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.cmd == "plan" and all("=" in u and not u.startswith("-") for u in unknown):
+        args.extra += unknown
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
