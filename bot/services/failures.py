@@ -24,6 +24,8 @@ def schedule_retry(deps: Deps, grant: Grant, error: Exception, *, step: str) -> 
         },
         event=AuditEvent(now, "system", f"{step}.retry", grant.id, str(error)[:500]),
     )
+    if attempts == 1 and grant.status is GrantStatus.ACTIVATING and updated is not None:
+        deps.notifier.grant_delayed(updated)
     if attempts == deps.retry.alert_after:
         verb = "revoke" if grant.status is GrantStatus.REVOKING else "activate"
         deps.notifier.alert(

@@ -346,3 +346,29 @@ def test_foreign_mapping_username_is_bound() -> None:
     assert grant.k8s_username == "alice-admin"
     assert cluster.bindings[("default", grant.id)].subject_user == "alice-admin"
     assert cluster.mappings == {}
+
+
+def test_requester_hears_once_when_the_cluster_delays_an_approved_grant() -> None:
+    deps = make_deps()
+    deps.clusters.get("dev").fail_next.extend(transient() for _ in range(2))
+    grant = approved(deps, namespace="default")
+    deps.clock.advance(timedelta(seconds=3))
+    SweepDue(deps).execute()
+    assert deps.notifier.names().count("grant_delayed") == 1
+    deps.clock.advance(timedelta(seconds=5))
+    SweepDue(deps).execute()
+    assert deps.store.get_grant(grant.id).status is GrantStatus.ACTIVE
+    assert deps.notifier.names().count("grant_delayed") == 1
+
+
+def test_approvers_see_what_waits_for_their_decision() -> None:
+    from bot.adapters.slack.commands import answer
+
+    deps = make_deps()
+    mine = request(deps, namespace="default")
+    own = request(deps, user="U0CAROL", namespace="payments")
+    listed = answer(deps, user="U0CAROL", text="list")
+    assert "Waiting for your decision" in listed and f"`{mine.id}`" in listed
+    assert listed.count(f"`{own.id}`") == 1  # listed as hers, not as hers to decide
+    assert "Waiting for your decision" in answer(deps, user="U0ERIN", text="list")  # via group
+    assert "Waiting for your decision" not in answer(deps, user="U0DAVE", text="list")

@@ -20,7 +20,7 @@ from bot.domain.commands import (
 from bot.domain.grants import Grant
 from bot.services.deps import Deps
 from bot.services.extend import RequestExtension
-from bot.services.queries import my_grants, requestable_profiles
+from bot.services.queries import awaiting_my_decision, my_grants, requestable_profiles
 from bot.services.request_access import RequestAccess
 from bot.services.revoke import RevokeGrant
 
@@ -44,7 +44,9 @@ def answer(deps: Deps, *, user: str, text: str) -> str:
         if isinstance(command, RevokeCommand):
             return replies.revoked(RevokeGrant(deps).execute(grant_id=command.grant_id, actor=user))
         if isinstance(command, ListCommand):
-            return replies.grant_list(my_grants(deps, user), deps.clock.now())
+            return replies.grant_list(
+                my_grants(deps, user), deps.clock.now(), awaiting_my_decision(deps, user)
+            )
         if isinstance(command, ProfilesCommand):
             return replies.profile_list(requestable_profiles(deps, user))
         assert isinstance(command, HelpCommand)

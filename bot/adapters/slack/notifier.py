@@ -152,6 +152,14 @@ class SlackNotifier:
             )
         self._dm(grant.requester, text)
 
+    def grant_delayed(self, grant: Grant) -> None:
+        self._dm(
+            grant.requester,
+            f":gear: Your request `{grant.id}` for *{grant.profile}* was approved by "
+            f"<@{grant.decided_by}>, but cluster `{grant.cluster}` is not answering yet. "
+            "The bot keeps trying and tells you as soon as your access is active.",
+        )
+
     def request_timed_out(self, grant: Grant) -> None:
         self._dm(
             grant.requester,

@@ -34,10 +34,10 @@ def request_accepted(grant: Grant) -> str:
     )
 
 
-def grant_list(grants: list[Grant], now: datetime) -> str:
-    if not grants:
-        return "You have no pending requests or active grants. `/eks-access profiles` lists what you may request."
-    lines = ["*Your requests and grants*"]
+def grant_list(grants: list[Grant], now: datetime, to_decide: list[Grant] | None = None) -> str:
+    lines = []
+    if grants:
+        lines.append("*Your requests and grants*")
     for g in grants:
         where = f"*{g.profile}* on `{g.cluster}`/`{g.namespace}`"
         if g.status is GrantStatus.PENDING:
@@ -47,6 +47,18 @@ def grant_list(grants: list[Grant], now: datetime) -> str:
         else:
             state = g.status.label
         lines.append(f"• `{g.id}` {where} — {state}")
+    if not grants:
+        lines.append(
+            "You have no pending requests or active grants. "
+            "`/eks-access profiles` lists what you may request."
+        )
+    if to_decide:
+        lines.append("*Waiting for your decision* (Approve/Deny in the approval channel)")
+        for g in to_decide:
+            lines.append(
+                f"• `{g.id}` <@{g.requester}> — *{g.profile}* on `{g.cluster}`/`{g.namespace}` "
+                f"for {format_duration(g.duration)}, waiting until {when(g.pending_until)}"
+            )
     return "\n".join(lines)
 
 
