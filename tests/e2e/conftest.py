@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,18 +64,47 @@ def slack_stub() -> Iterator[SlackStub]:
     stub.close()
 
 
+def alice_can_list_pods(kube_env) -> bool:
+    return bool(kube_env.can(ALICE_USERNAME, [], "list", "pods", "default"))
+
+
 @pytest.fixture
-def bot(
-    kube_env, aws_auth_reset, database_url: str, slack_stub: SlackStub, tmp_path: Path
-) -> Iterator[BotProcess]:
-    process = BotProcess(
-        policy=e2e_policy(kube_env.bot_kubeconfig),
-        database_url=database_url,
-        stub=slack_stub,
-        workdir=tmp_path,
-    )
+def make_bot(kube_env, tmp_path: Path) -> Iterator[Callable[..., BotProcess]]:
+    """Bot processes (each with its own Slack stub unless given one), killed after the test."""
+    made: list[BotProcess] = []
+
+    def make(
+        database_url: str,
+        *,
+        kubeconfig: str | None = None,
+        stub: SlackStub | None = None,
+        name: str = "bot",
+    ) -> BotProcess:
+        workdir = tmp_path / name
+        workdir.mkdir()
+        if stub is None:
+            stub = SlackStub()
+            stub.group_members["S0ONCALL"] = [ERIN]
+        process = BotProcess(
+            policy=e2e_policy(kubeconfig or kube_env.bot_kubeconfig),
+            database_url=database_url,
+            stub=stub,
+            workdir=workdir,
+        )
+        made.append(process)
+        return process
+
+    yield make
+    for process in made:
+        process.kill()
+    for stub in {id(p.stub): p.stub for p in made}.values():
+        stub.close()
+
+
+@pytest.fixture
+def bot(aws_auth_reset, database_url: str, make_bot) -> Iterator[BotProcess]:
+    process = make_bot(database_url)
     process.start()
     yield process
-    process.kill()
     log = process.log()
     assert "Traceback" not in log or "unexpected error" in log, log[-3000:]

@@ -5,8 +5,6 @@ grant left active, no object the bot owns without a grant behind it."""
 from __future__ import annotations
 
 import signal
-import time
-from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -14,10 +12,9 @@ from sqlalchemy import create_engine, text
 
 from bot.adapters.slack.ids import Action
 from bot.domain.rbac import MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from tests.e2e.conftest import ALICE, ALICE_USERNAME, CAROL, e2e_policy
+from tests.e2e.conftest import ALICE, CAROL, alice_can_list_pods
 from tests.e2e.test_grant_story import aws_auth, request_id
-from tests.support.bot import BotProcess
-from tests.support.slack_stub import SlackStub
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kube]
 
@@ -46,15 +43,6 @@ def owned_bindings(kube_env) -> list[str]:
     return [b.metadata.name for b in items]
 
 
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"did not converge: {what}")
-
-
 def grant_rows(url: str) -> list[tuple[str, str]]:
     engine = create_engine(url)
     with engine.connect() as conn:
@@ -65,35 +53,23 @@ def grant_rows(url: str) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("point", ACTIVATION_POINTS + REVOCATION_POINTS)
 def test_crash_at_each_step_converges_after_restart(
-    point: str, kube_env, aws_auth_reset, sqlite_url: str, tmp_path: Path
+    point: str, kube_env, aws_auth_reset, sqlite_url: str, make_bot
 ) -> None:
-    stub = SlackStub()
-    bot = BotProcess(
-        policy=e2e_policy(kube_env.bot_kubeconfig),
-        database_url=sqlite_url,
-        stub=stub,
-        workdir=tmp_path,
-    )
-    can_list = lambda: kube_env.can(ALICE_USERNAME, [], "list", "pods", "default")  # noqa: E731
-    try:
-        bot.start(extra_env={"EKS_ACCESS_CRASH_AT": point})
-        bot.slack.command(ALICE, "grant pods-read 12s ns=default")
-        grant_id = request_id(bot)
-        bot.slack.click(CAROL, str(Action.APPROVE_GRANT), grant_id)
-        if point in ACTIVATION_POINTS:
-            assert bot.wait_exit(15) == -signal.SIGKILL, "the crash point was not reached"
-            bot.start()  # no crash point any more
-            wait_until(can_list, 20, "the interrupted activation is finished")
-        else:
-            wait_until(can_list, 10, "activation")
-            assert bot.wait_exit(40) == -signal.SIGKILL, "the crash point was not reached"
-            bot.start()
-        wait_until(lambda: not can_list(), 40, "access is removed after expiry")
-        wait_until(
-            lambda: aws_auth(kube_env) == aws_auth_reset, 20, "aws-auth back to foreign content"
-        )
-        wait_until(lambda: owned_bindings(kube_env) == [], 10, "no binding left")
-        wait_until(lambda: grant_rows(sqlite_url) == [(grant_id, "ended")], 10, "grant ended")
-    finally:
-        bot.kill()
-        stub.close()
+    bot = make_bot(sqlite_url)
+    can_list = lambda: alice_can_list_pods(kube_env)  # noqa: E731
+    bot.start(extra_env={"EKS_ACCESS_CRASH_AT": point})
+    bot.slack.command(ALICE, "grant pods-read 12s ns=default")
+    grant_id = request_id(bot)
+    bot.slack.click(CAROL, str(Action.APPROVE_GRANT), grant_id)
+    if point in ACTIVATION_POINTS:
+        assert bot.wait_exit(15) == -signal.SIGKILL, "the crash point was not reached"
+        bot.start()  # no crash point any more
+        wait_until(can_list, 20, "the interrupted activation is finished")
+    else:
+        wait_until(can_list, 10, "activation")
+        assert bot.wait_exit(40) == -signal.SIGKILL, "the crash point was not reached"
+        bot.start()
+    wait_until(lambda: not can_list(), 40, "access is removed after expiry")
+    wait_until(lambda: aws_auth(kube_env) == aws_auth_reset, 20, "aws-auth back to foreign content")
+    wait_until(lambda: owned_bindings(kube_env) == [], 10, "no binding left")
+    wait_until(lambda: grant_rows(sqlite_url) == [(grant_id, "ended")], 10, "grant ended")

@@ -12,22 +12,13 @@ import yaml
 from sqlalchemy import create_engine, text
 
 from bot.adapters.slack.ids import Action
-from tests.e2e.conftest import ALICE, ALICE_USERNAME, CAROL, e2e_policy
+from tests.e2e.conftest import ALICE, CAROL, alice_can_list_pods
 from tests.e2e.test_grant_story import aws_auth, request_id
 from tests.support.bot import BotProcess
-from tests.support.slack_stub import SlackStub
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kube]
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out: {what}")
 
 
 def ask(bot: BotProcess, user: str, text_: str) -> str:
@@ -57,86 +48,59 @@ def active_grant(bot: BotProcess, kube_env, duration: str = "12s") -> str:
     bot.slack.command(ALICE, f"grant pods-read {duration} ns=default")
     grant_id = request_id(bot)
     bot.slack.click(CAROL, str(Action.APPROVE_GRANT), grant_id)
-    wait_until(lambda: kube_env.can(ALICE_USERNAME, [], "list", "pods", "default"), 10, "active")
+    wait_until(lambda: alice_can_list_pods(kube_env), 10, "active")
     return grant_id
 
 
 def test_apiserver_down_at_expiry_is_revoking_alerted_once_then_revoked(
-    kube_env, aws_auth_reset, apiserver_proxy: TcpProxy, sqlite_url: str, tmp_path: Path
+    kube_env, aws_auth_reset, apiserver_proxy: TcpProxy, sqlite_url: str, tmp_path: Path, make_bot
 ) -> None:
-    stub = SlackStub()
-    bot = BotProcess(
-        policy=e2e_policy(proxied_kubeconfig(kube_env, apiserver_proxy, tmp_path)),
-        database_url=sqlite_url,
-        stub=stub,
-        workdir=tmp_path,
-    )
-    can_list = lambda: kube_env.can(ALICE_USERNAME, [], "list", "pods", "default")  # noqa: E731
-    try:
-        bot.start()
-        grant_id = active_grant(bot, kube_env)
-        apiserver_proxy.cut()
-        alerts = lambda: [t for t in stub.texts(channel="C0APPROVALS") if "cannot revoke" in t]  # noqa: E731
-        wait_until(alerts, 40, "the approvers are alerted")
-        assert grant_id in alerts()[0]
-        listed = ask(bot, ALICE, "list")
-        assert re.search(rf"`{grant_id}`.*revoking", listed), listed
-        assert can_list(), "the cluster still grants, so the bot must not have said revoked"
-        assert not [t for t in stub.texts(channel=ALICE) if "has expired" in t]
+    bot = make_bot(sqlite_url, kubeconfig=proxied_kubeconfig(kube_env, apiserver_proxy, tmp_path))
+    stub = bot.stub
+    bot.start()
+    grant_id = active_grant(bot, kube_env)
+    apiserver_proxy.cut()
+    alerts = lambda: [t for t in stub.texts(channel="C0APPROVALS") if "cannot revoke" in t]  # noqa: E731
+    wait_until(alerts, 40, "the approvers are alerted")
+    assert grant_id in alerts()[0]
+    listed = ask(bot, ALICE, "list")
+    assert re.search(rf"`{grant_id}`.*revoking", listed), listed
+    assert alice_can_list_pods(kube_env), "the cluster still grants: the bot must not say revoked"
+    assert not [t for t in stub.texts(channel=ALICE) if "has expired" in t]
 
-        apiserver_proxy.restore()
-        wait_until(lambda: not can_list(), 40, "revoked once the apiserver is back")
-        wait_until(lambda: aws_auth(kube_env) == aws_auth_reset, 10, "mapping removed")
-        stub.wait_for(lambda: [t for t in stub.texts(channel=ALICE) if "has expired" in t])
-        time.sleep(1)
-        assert len(alerts()) == 1, "alerted once, not at every retry"
-    finally:
-        bot.kill()
-        stub.close()
+    apiserver_proxy.restore()
+    wait_until(lambda: not alice_can_list_pods(kube_env), 40, "revoked once the apiserver is back")
+    wait_until(lambda: aws_auth(kube_env) == aws_auth_reset, 10, "mapping removed")
+    stub.wait_for(lambda: [t for t in stub.texts(channel=ALICE) if "has expired" in t])
+    time.sleep(1)
+    assert len(alerts()) == 1, "alerted once, not at every retry"
 
 
 def test_slack_failing_never_delays_a_revoke(
-    kube_env, aws_auth_reset, sqlite_url: str, tmp_path: Path
+    kube_env, aws_auth_reset, sqlite_url: str, make_bot
 ) -> None:
-    stub = SlackStub()
-    bot = BotProcess(
-        policy=e2e_policy(kube_env.bot_kubeconfig),
-        database_url=sqlite_url,
-        stub=stub,
-        workdir=tmp_path,
+    bot = make_bot(sqlite_url)
+    stub = bot.stub
+    bot.start()
+    active_grant(bot, kube_env, duration="10s")
+    stub.fail("chat.postMessage", 6, status=429, error="ratelimited")
+    stub.fail("chat.update", 6, status=503, error="service_unavailable")
+    started = time.monotonic()
+    wait_until(lambda: not alice_can_list_pods(kube_env), 20, "revoked on time")
+    assert time.monotonic() - started < 15
+    stub.wait_for(
+        lambda: [t for t in stub.texts(channel=ALICE) if "has expired" in t],
+        timeout=40,
+        what="the expiry DM, delivered after Slack recovers",
     )
-    can_list = lambda: kube_env.can(ALICE_USERNAME, [], "list", "pods", "default")  # noqa: E731
-    try:
-        bot.start()
-        active_grant(bot, kube_env, duration="10s")
-        stub.fail("chat.postMessage", 6, status=429, error="ratelimited")
-        stub.fail("chat.update", 6, status=503, error="service_unavailable")
-        started = time.monotonic()
-        wait_until(lambda: not can_list(), 20, "revoked on time")
-        assert time.monotonic() - started < 15
-        stub.wait_for(
-            lambda: [t for t in stub.texts(channel=ALICE) if "has expired" in t],
-            timeout=40,
-            what="the expiry DM, delivered after Slack recovers",
-        )
-    finally:
-        bot.kill()
-        stub.close()
 
 
 def test_database_down_gives_a_clear_message_and_writes_nothing(
-    kube_env, aws_auth_reset, postgres_url: str, tmp_path: Path
+    kube_env, aws_auth_reset, postgres_url: str, make_bot
 ) -> None:
     proxy = TcpProxy("127.0.0.1", 5432)
-    proxied = postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
-    stub = SlackStub()
-    bot = BotProcess(
-        policy=e2e_policy(kube_env.bot_kubeconfig),
-        database_url=proxied,
-        stub=stub,
-        workdir=tmp_path,
-    )
     try:
+        bot = make_bot(postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"))
         bot.start()
         assert "no pending requests" in ask(bot, ALICE, "list")
         proxy.cut()
@@ -149,10 +113,8 @@ def test_database_down_gives_a_clear_message_and_writes_nothing(
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM grants")).scalar() == 0
         engine.dispose()
-        assert stub.texts(channel="C0APPROVALS") == []
+        assert bot.stub.texts(channel="C0APPROVALS") == []
         wait_until(lambda: bot.healthz() == 200, 10, "healthy again")
         assert "no pending requests" in ask(bot, ALICE, "list")
     finally:
-        bot.kill()
-        stub.close()
         proxy.close()

@@ -79,6 +79,16 @@ def _extension(row: RowMapping | Mapping[str, Any]) -> Extension:
     return Extension(**data)
 
 
+def _event(row: RowMapping) -> AuditEvent:
+    return AuditEvent(
+        at=row["at"],
+        actor=row["actor"],
+        action=row["action"],
+        grant_id=row["grant_id"],
+        detail=row["detail"],
+    )
+
+
 def _event_row(event: AuditEvent) -> dict[str, object]:
     return {
         "at": event.at,
@@ -243,29 +253,4 @@ class SqlGrantStore:
         c = audit_events.c
         query = select(audit_events).where(c.grant_id == grant_id).order_by(c.id)
         with self.engine.connect() as conn:
-            return [
-                AuditEvent(
-                    at=r["at"],
-                    actor=r["actor"],
-                    action=r["action"],
-                    grant_id=r["grant_id"],
-                    detail=r["detail"],
-                )
-                for r in conn.execute(query).mappings()
-            ]
-
-    @_db_errors
-    def recent_audit(self, limit: int = 100) -> list[AuditEvent]:
-        c = audit_events.c
-        query = select(audit_events).order_by(c.id.desc()).limit(limit)
-        with self.engine.connect() as conn:
-            return [
-                AuditEvent(
-                    at=r["at"],
-                    actor=r["actor"],
-                    action=r["action"],
-                    grant_id=r["grant_id"],
-                    detail=r["detail"],
-                )
-                for r in conn.execute(query).mappings()
-            ]
+            return [_event(r) for r in conn.execute(query).mappings()]
