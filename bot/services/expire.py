@@ -14,13 +14,15 @@ class ExpireGrant:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    def execute(self, *, grant_id: str) -> Grant | None:
+    def execute(self, *, grant_id: str, reach_cluster: bool = True) -> Grant | None:
+        """`reach_cluster=False` only records the expiry (state `revoking`, due for the next
+        sweep): the sweep does that for a cluster that has just failed to answer."""
         deps = self.deps
         grant = deps.store.get_grant(grant_id)
         if grant is None or grant.expires_at is None:
             return grant
         if grant.status is GrantStatus.REVOKING:
-            return FinishRevocation(deps).execute(grant_id=grant.id)
+            return FinishRevocation(deps).execute(grant_id=grant.id) if reach_cluster else grant
         if grant.status not in (GrantStatus.ACTIVE, GrantStatus.ACTIVATING):
             return grant
         now = deps.clock.now()
@@ -34,11 +36,13 @@ class ExpireGrant:
                 "status": GrantStatus.REVOKING,
                 "end_reason": EndReason.EXPIRED,
                 "ended_by": "system",
-                "next_attempt_at": now + deps.retry.lease,
+                "next_attempt_at": now + deps.retry.lease if reach_cluster else now,
                 "attempts": 0,
             },
             event=AuditEvent(now, "system", "grant.expired", grant.id),
         )
         if revoking is None:
             return deps.store.get_grant(grant.id)
+        if not reach_cluster:
+            return revoking
         return FinishRevocation(deps).execute(grant_id=grant.id)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.domain.grants import AuditEvent, ExtensionStatus, GrantStatus
+from bot.domain.grants import AuditEvent, ExtensionStatus, Grant, GrantStatus
 from bot.services.activate import ActivateGrant
 from bot.services.deps import Deps
 from bot.services.expire import ExpireGrant
@@ -42,17 +42,34 @@ class SweepDue:
         deps, report = self.deps, SweepReport()
         now = deps.clock.now()
         store = deps.store
+        # A cluster that fails once in this pass is not called again until the next one: in a
+        # network partition every call would wait out its timeout, grant after grant.
+        down: set[str] = set()
         for grant in store.find_grants(
             statuses={GrantStatus.ACTIVE, GrantStatus.ACTIVATING}, expires_before=now
         ):
-            self._safely(report, ExpireGrant(deps).execute, grant_id=grant.id)
+            reach = grant.cluster not in down
+            self._step(
+                report,
+                down,
+                grant.cluster,
+                ExpireGrant(deps).execute,
+                grant_id=grant.id,
+                reach_cluster=reach,
+            )
             report.expired += 1
         for grant in store.find_grants(statuses={GrantStatus.ACTIVATING}, attempt_due=now):
-            self._safely(report, ActivateGrant(deps).execute, grant_id=grant.id)
-            report.retried += 1
+            if grant.cluster not in down:
+                self._step(
+                    report, down, grant.cluster, ActivateGrant(deps).execute, grant_id=grant.id
+                )
+                report.retried += 1
         for grant in store.find_grants(statuses={GrantStatus.REVOKING}, attempt_due=now):
-            self._safely(report, FinishRevocation(deps).execute, grant_id=grant.id)
-            report.retried += 1
+            if grant.cluster not in down:
+                self._step(
+                    report, down, grant.cluster, FinishRevocation(deps).execute, grant_id=grant.id
+                )
+                report.retried += 1
         for grant in store.find_grants(statuses={GrantStatus.PENDING}, pending_before=now):
             timed_out = store.update_grant(
                 grant.id,
@@ -103,10 +120,20 @@ class SweepDue:
                 deps.notifier.expiry_warning(warned, profile.self_approval)
 
     @staticmethod
-    def _safely(report: SweepReport, step: Callable[..., object], **kwargs: str) -> None:
-        """One grant's failure must not stop the sweep for the others."""
+    def _step(
+        report: SweepReport,
+        down: set[str],
+        cluster: str,
+        step: Callable[..., object],
+        **kwargs: object,
+    ) -> None:
+        """One grant's failure must not stop the sweep for the others; a cluster that failed
+        (the grant records a retry) is marked down for the rest of the pass."""
         try:
-            step(**kwargs)
+            result = step(**kwargs)
         except Exception as e:
             log.exception("sweep step failed for %s", kwargs)
             report.errors.append(f"{kwargs}: {e}")
+            return
+        if isinstance(result, Grant) and result.last_error and result.attempts > 0:
+            down.add(cluster)

@@ -372,3 +372,20 @@ def test_approvers_see_what_waits_for_their_decision() -> None:
     assert listed.count(f"`{own.id}`") == 1  # listed as hers, not as hers to decide
     assert "Waiting for your decision" in answer(deps, user="U0ERIN", text="list")  # via group
     assert "Waiting for your decision" not in answer(deps, user="U0DAVE", text="list")
+
+
+def test_a_cluster_that_fails_is_not_called_again_in_the_same_sweep() -> None:
+    deps = make_deps()
+    ids = [approved(deps, user=u, namespace="default").id for u in ("U0ALICE", "U0DAVE")]
+    ids.append(approved(deps, user="U0ALICE", namespace="payments").id)
+    cluster = deps.clusters.get("dev")
+    cluster.fail_next.append(transient("connect timeout"))
+    deps.clock.advance(timedelta(hours=3))
+    cluster.calls.clear()
+    SweepDue(deps).execute()
+    assert cluster.calls == ["delete_rbac"], "one timeout per pass, not one per grant"
+    assert {deps.store.get_grant(i).status for i in ids} == {GrantStatus.REVOKING}
+    deps.clock.advance(timedelta(seconds=40))
+    SweepDue(deps).execute()
+    assert {deps.store.get_grant(i).status for i in ids} == {GrantStatus.ENDED}
+    assert cluster.bindings == {} and cluster.mappings == {}
