@@ -13,7 +13,7 @@ from bot.adapters.clusters import ClusterRegistry, connect
 from bot.adapters.faults import CrashingGateway, crash_points_from_env
 from bot.adapters.scheduling.leader import leader_for
 from bot.adapters.scheduling.scheduler import NoTimers, Scheduler
-from bot.adapters.slack.app import build_app, web_client
+from bot.adapters.slack.app import WorkPools, build_app, web_client, work_pool
 from bot.adapters.slack.directory import SlackDirectory
 from bot.adapters.slack.notifier import SlackNotifier
 from bot.adapters.storage import migrate
@@ -41,6 +41,7 @@ class Runtime:
     scheduler: Scheduler
     notifier: SlackNotifier
     app: App
+    work: WorkPools
 
     def start_scheduler(self) -> None:
         deps = self.deps
@@ -66,6 +67,7 @@ class Runtime:
             return False
 
     def close(self) -> None:
+        self.work.shutdown()
         self.scheduler.shutdown()
         self.notifier.close()
         self.engine.dispose()
@@ -94,8 +96,9 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         timers=scheduler if settings.run_scheduler else NoTimers(),
         retry=Retry(lease=timedelta(seconds=settings.step_lease)),
     )
-    app = build_app(settings, client, deps)
-    return Runtime(settings, engine, store, deps, scheduler, notifier, app)
+    work = WorkPools(answers=work_pool(2, "answers"), decisions=work_pool(4, "decisions"))
+    app = build_app(settings, client, deps, work)
+    return Runtime(settings, engine, store, deps, scheduler, notifier, app, work)
 
 
 def _clusters(policy: Policy, clock: Clock) -> ClusterRegistry:

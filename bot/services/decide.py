@@ -65,7 +65,7 @@ class DecideRequest:
             )
         if approve:
             deps.notifier.approval_updated(decided)
-            return ActivateGrant(deps).execute(grant_id=grant.id)
+            return ActivateGrant(deps).execute(grant_id=grant.id, grant=decided)
         deps.notifier.approval_updated(decided)
         deps.notifier.grant_denied(decided)
         return decided

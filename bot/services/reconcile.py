@@ -62,6 +62,7 @@ class ReconcileCluster:
             try:
                 if missing_mapping:
                     gateway.ensure_mapping(principal)
+                    mapped.add(principal.mapping_arn.lower())  # once per principal
                 if missing_binding:
                     assert grant.expires_at is not None
                     gateway.ensure_rbac(
@@ -89,17 +90,22 @@ class ReconcileCluster:
                     grant_id,
                     namespace,
                 )
-        for arn in state.mapped_arns:
-            if arn.lower() in needed_arns:
-                continue
-            still = deps.store.find_grants(statuses=HOLDS_ACCESS, cluster=cluster)
-            if any(
-                Principal.parse(g.principal_arn).mapping_arn.lower() == arn.lower() for g in still
-            ):
-                continue  # activated since we looked
-            self._remove(
-                report, report.removed_mappings, arn, gateway.remove_mapping, Principal.parse(arn)
-            )
+        orphans = [arn for arn in state.mapped_arns if arn.lower() not in needed_arns]
+        if orphans:
+            # Read once more: a grant of the same principal may have started activating since.
+            still = {
+                Principal.parse(g.principal_arn).mapping_arn.lower()
+                for g in deps.store.find_grants(statuses=HOLDS_ACCESS, cluster=cluster)
+            }
+            for arn in orphans:
+                if arn.lower() not in still:
+                    self._remove(
+                        report,
+                        report.removed_mappings,
+                        arn,
+                        gateway.remove_mapping,
+                        Principal.parse(arn),
+                    )
         return report
 
     def _remove(

@@ -389,3 +389,20 @@ def test_a_cluster_that_fails_is_not_called_again_in_the_same_sweep() -> None:
     SweepDue(deps).execute()
     assert {deps.store.get_grant(i).status for i in ids} == {GrantStatus.ENDED}
     assert cluster.bindings == {} and cluster.mappings == {}
+
+
+def test_reconcile_restores_a_principals_mapping_once_for_all_its_grants() -> None:
+    from bot.services.reconcile import ReconcileCluster
+
+    deps = make_deps()
+    for ns in ("default", "payments"):
+        approved(deps, namespace=ns)
+    approved(deps, user="U0DAVE", namespace="default")
+    cluster = deps.clusters.get("dev")
+    cluster.mappings.pop("arn:aws:iam::111122223333:user/alice")
+    cluster.mappings["arn:aws:iam::111122223333:user/ghost"] = "eks-access:111122223333:user/ghost"
+    cluster.calls.clear()
+    report = ReconcileCluster(deps).execute(cluster="dev")
+    assert cluster.calls.count("ensure_mapping") == 1
+    assert report.removed_mappings == ["arn:aws:iam::111122223333:user/ghost"]
+    assert cluster.calls.count("owned_state") == 1

@@ -89,7 +89,7 @@ class KubernetesClusterGateway:
         self._rbac.delete_rbac(grant_id, namespace)
 
     def owned_state(self, namespaces: set[str]) -> OwnedClusterState:
-        bindings = {ns: set(self._rbac.list_owned_bindings(ns)) for ns in sorted(namespaces)}
+        bindings = {ns: self._rbac.owned_binding_ids(ns) for ns in sorted(namespaces)}
         data = self._aws_auth.read() or {}
         return OwnedClusterState(
             bindings=bindings, mapped_arns={m.arn for m in aws_auth.owned_mappings(data)}

@@ -8,6 +8,9 @@ activation, revoke and reconcile can repeat it after a crash or a timeout.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from kubernetes import client
 
 from bot.adapters.kubernetes.errors import (
@@ -78,22 +81,38 @@ class RbacStore:
             self._backoff.wait(attempt)
         raise self._kept_changing(what)
 
-    def list_owned_bindings(self, namespace: str) -> dict[str, client.V1RoleBinding]:
-        """The bot's RoleBindings in `namespace` by grant id: one list call, whatever the count."""
-        try:
-            listing = self._rbac.list_namespaced_role_binding(
-                namespace, label_selector=OWNED_SELECTOR, _request_timeout=self._timeout
-            )
-        except KUBE_ERRORS as exc:
-            raise api_error(exc, f"list RoleBindings in namespace {namespace}") from exc
-        owned: dict[str, client.V1RoleBinding] = {}
-        for binding in listing.items or []:
-            grant_id = _labels(binding).get(GRANT_ID_LABEL) or _annotations(binding).get(
-                GRANT_ID_ANNOTATION
-            )
-            if grant_id:
-                owned[grant_id] = binding
-        return owned
+    def owned_binding_ids(self, namespace: str, page_size: int = 500) -> set[str]:
+        """Grant ids of the bot's RoleBindings in `namespace`, selected by label.
+
+        Paged, and read as plain JSON rather than model objects: reconcile lists every
+        binding of every grant, and 10,000 full objects cost tens of MB on each pass.
+        """
+        ids: set[str] = set()
+        token: str | None = None
+        while True:
+            try:
+                # With _preload_content=False the client hands back the raw HTTP response.
+                response: Any = self._rbac.list_namespaced_role_binding(
+                    namespace,
+                    label_selector=OWNED_SELECTOR,
+                    limit=page_size,
+                    _continue=token,
+                    _preload_content=False,
+                    _request_timeout=self._timeout,
+                )
+                page = json.loads(response.data)
+            except KUBE_ERRORS as exc:
+                raise api_error(exc, f"list RoleBindings in namespace {namespace}") from exc
+            for item in page.get("items") or []:
+                meta = item.get("metadata") or {}
+                grant_id = (meta.get("labels") or {}).get(GRANT_ID_LABEL) or (
+                    meta.get("annotations") or {}
+                ).get(GRANT_ID_ANNOTATION)
+                if grant_id:
+                    ids.add(grant_id)
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return ids
 
     # -- Role -------------------------------------------------------------------------------
 

@@ -88,6 +88,11 @@ class Scheduler:
     def schedule(self, grant_id: str, at: datetime) -> None:
         if not self._aps.running or self._expire is None or not self._leading:
             return  # the leader's sweep arms it
+        if at <= datetime.now(UTC):
+            return  # due already: a timer for it is running, or the sweep takes it
+        existing = self._aps.get_job(f"expire:{grant_id}")
+        if existing is not None and existing.next_run_time == at:
+            return  # armed already (the sweep re-arms every grant expiring soon)
         expire = self._expire
         self._aps.add_job(
             lambda: expire(grant_id),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -40,22 +41,20 @@ def approved_text(grant: Grant) -> str:
     return f"Approved `{grant.id}`, but it could not be applied: {grant.end_detail or grant.status.label}."
 
 
-def register(app: App, deps: Deps) -> None:
+def register(app: App, deps: Deps, work: Executor) -> None:
     def ephemeral(respond: Respond, text: str) -> None:
         respond(text=text, response_type="ephemeral", replace_original=False)
 
     @app.action(str(Action.APPROVE_GRANT))
     def approve_grant(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
+        ack()  # at once: the activation may wait for the cluster
         user = body["user"]["id"]
-        ephemeral(
-            respond,
-            user_message(
-                lambda: approved_text(
-                    DecideRequest(deps).execute(grant_id=clicked_id(body), actor=user, approve=True)
-                )
-            ),
-        )
+
+        def run() -> str:
+            grant = DecideRequest(deps).execute(grant_id=clicked_id(body), actor=user, approve=True)
+            return approved_text(grant)
+
+        work.submit(lambda: ephemeral(respond, user_message(run)))
 
     @app.action(str(Action.APPROVE_EXTENSION))
     def approve_extension(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
@@ -66,7 +65,7 @@ def register(app: App, deps: Deps) -> None:
             DecideExtension(deps).execute(extension_id=clicked_id(body), actor=user, approve=True)
             return ":white_check_mark: Extension approved."
 
-        ephemeral(respond, user_message(run))
+        work.submit(lambda: ephemeral(respond, user_message(run)))
 
     def open_modal(
         client: WebClient, body: dict[str, Any], respond: Respond, view: dict[str, Any]

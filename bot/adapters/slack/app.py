@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
@@ -13,6 +19,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.adapters.slack import actions, commands
 from bot.config import Settings
 from bot.services.deps import Deps
+
+log = logging.getLogger(__name__)
 
 
 def web_client(settings: Settings) -> WebClient:
@@ -33,13 +41,49 @@ def web_client(settings: Settings) -> WebClient:
     )
 
 
-def build_app(settings: Settings, client: WebClient, deps: Deps) -> App:
-    """Bolt calls auth.test here, through `client`, i.e. at SLACK_API_URL."""
+def build_app(settings: Settings, client: WebClient, deps: Deps, work: WorkPools) -> App:
+    """Bolt calls auth.test here, through `client`, i.e. at SLACK_API_URL.
+
+    Listeners ack and hand their work to `work`, the bot's own pools: Bolt's listener threads
+    then only ever ack, so an ack never waits behind another command's database or cluster
+    calls (Slack gives 3 s), and a storm of approvals queues in a pool, not in front of acks.
+    """
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret,
         process_before_response=False,
     )
-    commands.register(app, deps)
-    actions.register(app, deps)
+    commands.register(app, deps, work.answers)
+    actions.register(app, deps, work.decisions)
     return app
+
+
+class WorkPool(ThreadPoolExecutor):
+    """The work after an ack. A failure is logged: nobody waits on these futures."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        def logged() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception:
+                log.exception("work after an ack failed")
+                return None
+
+        return super().submit(logged)
+
+
+def work_pool(threads: int, name: str) -> WorkPool:
+    return WorkPool(max_workers=threads, thread_name_prefix=f"eks-access-{name}")
+
+
+@dataclass(frozen=True)
+class WorkPools:
+    """Answers to commands (short, CPU-bound: few threads, so acks keep the CPU) apart from
+    decisions (they wait on clusters: a stuck cluster must not hold up every answer)."""
+
+    answers: Executor
+    decisions: Executor
+
+    def shutdown(self) -> None:
+        for pool in (self.answers, self.decisions):
+            pool.shutdown(wait=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -55,9 +56,11 @@ def answer(deps: Deps, *, user: str, text: str) -> str:
     return user_message(run)
 
 
-def register(app: App, deps: Deps, *, command: str = "/eks-access") -> None:
+def register(app: App, deps: Deps, work: Executor, *, command: str = "/eks-access") -> None:
     @app.command(command)
     def on_command(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        text = answer(deps, user=body["user_id"], text=body.get("text", ""))
-        respond(text=text, response_type="ephemeral")
+        ack()  # first: Slack shows an error if the ack takes more than 3 s
+        user, text = body["user_id"], body.get("text", "")
+        work.submit(
+            lambda: respond(text=answer(deps, user=user, text=text), response_type="ephemeral")
+        )

@@ -30,7 +30,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping (a round trip before every statement): after a database restart the first
+    # statement on a dead connection fails as a TransientError ("try again"), and SQLAlchemy
+    # then replaces the pool's connections.
+    kwargs.setdefault("pool_recycle", 1800)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("connect_args", {"connect_timeout": 5})
     return create_engine(url, **kwargs)

@@ -264,3 +264,21 @@ def test_bot_cannot_hand_out_what_its_rbac_does_not_name(
 
     assert not kube_env.can(alice.username, [], "get", "secrets", "default")
     assert not kube_env.can(alice.username, [], "list", "pods", "kube-system")
+
+
+def test_owned_bindings_are_listed_in_pages(
+    kube_env: KubeEnv, bot_gateway: KubernetesClusterGateway, aws_auth_reset: dict[str, str]
+) -> None:
+    from bot.adapters.kubernetes.rbac import RbacStore
+    from bot.adapters.kubernetes.retry import ConflictBackoff
+
+    alice = principal("dev-alice")
+    ids = {f"page{n:04d}" for n in range(7)}
+    for grant_id in ids:
+        bot_gateway.ensure_rbac(pods_read_grant(grant_id, alice))
+    store = RbacStore(kube_env.bot_api_client(), backoff=ConflictBackoff())
+    assert store.owned_binding_ids("default", page_size=2) == ids
+    assert bot_gateway.owned_state({"default", "payments"}).bindings == {
+        "default": ids,
+        "payments": set(),
+    }
