@@ -36,14 +36,10 @@ class ActivateGrant:
         try:
             profile = deps.profile_of(grant)
             gateway = deps.clusters.get(grant.cluster)
+            # Both steps are recorded together when the grant turns active. Until then it is
+            # `activating`, and a re-run (after a crash, by the sweep) repeats them: each is
+            # idempotent, and the mapping yields the same username again.
             username = gateway.ensure_mapping(Principal.parse(grant.principal_arn))
-            step = deps.store.update_grant(
-                grant.id,
-                expect={GrantStatus.ACTIVATING},
-                changes={"k8s_username": username, "mapping_applied": True},
-            )
-            if step is None:
-                return self._lost_race(grant.id)
             gateway.ensure_rbac(rbac_for_grant(grant, profile, username, grant.expires_at))
         except TransientError as e:
             return schedule_retry(deps, grant, e, step="activate")
@@ -54,6 +50,8 @@ class ActivateGrant:
             expect={GrantStatus.ACTIVATING},
             changes={
                 "status": GrantStatus.ACTIVE,
+                "k8s_username": username,
+                "mapping_applied": True,
                 "rbac_applied": True,
                 "activated_at": now,
                 "attempts": 0,

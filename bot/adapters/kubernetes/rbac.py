@@ -57,7 +57,12 @@ class RbacStore:
 
     def ensure_rbac(self, rbac: RbacGrant) -> None:
         """Create or update the profile's Role (unless a ClusterRole is referenced) and the
-        grant's RoleBinding."""
+        grant's RoleBinding.
+
+        The Role goes first, always: the apiserver's escalation check on a binding to a Role
+        that does not exist yet passes trivially (no rules to escalate), so a binding created
+        first would not be limited by the bot's `bind` permission.
+        """
         role = role_manifest(rbac)
         if role is not None:
             self._ensure_role(client.V1Role.model_validate(role))
