@@ -102,10 +102,12 @@ def _event_row(event: AuditEvent) -> dict[str, object]:
 class SqlGrantStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Reads are single statements: autocommit spares each one a BEGIN/ROLLBACK round trip.
+        self._reads = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @_db_errors
     def ping(self) -> None:
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     @_db_errors
@@ -116,7 +118,7 @@ class SqlGrantStore:
 
     @_db_errors
     def get_grant(self, grant_id: str) -> Grant | None:
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             row = conn.execute(select(grants).where(grants.c.id == grant_id)).mappings().first()
         return _grant(row) if row else None
 
@@ -139,7 +141,7 @@ class SqlGrantStore:
 
     @_db_errors
     def get_extension(self, extension_id: str) -> Extension | None:
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             row = (
                 conn.execute(select(extensions).where(extensions.c.id == extension_id))
                 .mappings()
@@ -216,7 +218,7 @@ class SqlGrantStore:
         query = select(grants).where(and_(*where)).order_by(c.expires_at, c.created_at)
         if limit is not None:
             query = query.limit(limit)
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             return [_grant(r) for r in conn.execute(query).mappings()]
 
     @_db_errors
@@ -227,7 +229,7 @@ class SqlGrantStore:
             c.warned_at.is_(None),
             c.expires_at <= now + horizon,
         )
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             return [_grant(r) for r in conn.execute(query).mappings()]
 
     @_db_errors
@@ -244,7 +246,7 @@ class SqlGrantStore:
             where.append(c.grant_id == grant_id)
         if pending_before is not None:
             where.append(c.pending_until <= pending_before)
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             rows = conn.execute(select(extensions).where(and_(*where))).mappings()
             return [_extension(r) for r in rows]
 
@@ -257,5 +259,5 @@ class SqlGrantStore:
     def audit_trail(self, grant_id: str) -> list[AuditEvent]:
         c = audit_events.c
         query = select(audit_events).where(c.grant_id == grant_id).order_by(c.id)
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             return [_event(r) for r in conn.execute(query).mappings()]
