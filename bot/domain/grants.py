@@ -90,6 +90,18 @@ class Grant:
         return max(self.expires_at - now, timedelta(0))
 
 
+@dataclass(frozen=True)
+class GrantRef:
+    """The few columns reconcile compares with the cluster, for every live grant at once."""
+
+    id: str
+    status: GrantStatus
+    profile: str
+    namespace: str
+    principal_arn: str
+    k8s_username: str | None
+
+
 class ExtensionStatus(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"

@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.domain.grants import AuditEvent, Extension, ExtensionStatus, Grant, GrantStatus
+from bot.domain.grants import (
+    AuditEvent,
+    Extension,
+    ExtensionStatus,
+    Grant,
+    GrantRef,
+    GrantStatus,
+)
 from bot.domain.policy import ClusterConfig, Profile
 from bot.domain.principals import Principal
 from bot.domain.rbac import RbacGrant
@@ -96,6 +103,10 @@ class GrantStore(Protocol):
         attempt_due: datetime | None = None,
         limit: int | None = None,
     ) -> list[Grant]: ...
+
+    def grant_refs(self, *, statuses: Collection[GrantStatus], cluster: str) -> list[GrantRef]:
+        """A few columns of many grants (reconcile reads every live grant of a cluster)."""
+        ...
 
     def find_warn_due(self, now: datetime, horizon: timedelta) -> list[Grant]:
         """Active, not yet warned, expiring within `horizon` (candidates; callers check each

@@ -40,22 +40,20 @@ class ReconcileCluster:
         gateway = deps.clusters.get(cluster)
         namespaces = {ns for p in deps.policy.profiles.values() for ns in p.namespaces}
         state = gateway.owned_state(namespaces)
-        holding = deps.store.find_grants(
-            statuses=HOLDS_ACCESS | {GrantStatus.REVOKING}, cluster=cluster
-        )
-        live = {g.id: g for g in holding if g.status in HOLDS_ACCESS}
-        needed_arns = {Principal.parse(g.principal_arn).mapping_arn.lower() for g in live.values()}
+        refs = deps.store.grant_refs(statuses=HOLDS_ACCESS, cluster=cluster)
+        live = {r.id: r for r in refs}
+        needed_arns = {Principal.parse(r.principal_arn).mapping_arn.lower() for r in refs}
         mapped = {arn.lower() for arn in state.mapped_arns}
         now = deps.clock.now()
-        for grant in live.values():
-            profile = deps.policy.profiles.get(grant.profile)
-            if grant.status is not GrantStatus.ACTIVE or profile is None or not grant.k8s_username:
+        for ref in refs:
+            profile = deps.policy.profiles.get(ref.profile)
+            if ref.status is not GrantStatus.ACTIVE or profile is None or not ref.k8s_username:
                 continue  # activation in progress: the sweep owns it
-            principal = Principal.parse(grant.principal_arn)
-            missing_binding = grant.id not in state.bindings.get(grant.namespace, set())
+            principal = Principal.parse(ref.principal_arn)
+            missing_binding = ref.id not in state.bindings.get(ref.namespace, set())
             missing_mapping = (
                 principal.mapping_arn.lower() not in mapped
-                and grant.k8s_username == principal.username
+                and ref.k8s_username == principal.username
             )
             if not (missing_binding or missing_mapping):
                 continue
@@ -63,23 +61,23 @@ class ReconcileCluster:
                 if missing_mapping:
                     gateway.ensure_mapping(principal)
                     mapped.add(principal.mapping_arn.lower())  # once per principal
-                if missing_binding:
-                    assert grant.expires_at is not None
+                grant = deps.store.get_grant(ref.id) if missing_binding else None
+                if grant is not None and grant.expires_at is not None and grant.k8s_username:
                     gateway.ensure_rbac(
                         rbac_for_grant(grant, profile, grant.k8s_username, grant.expires_at)
                     )
-                report.reapplied.append(grant.id)
+                report.reapplied.append(ref.id)
                 deps.store.record(
                     AuditEvent(
                         now,
                         "system",
                         "reconcile.reapplied",
-                        grant.id,
+                        ref.id,
                         f"binding={missing_binding} mapping={missing_mapping}",
                     )
                 )
             except EksAccessError as e:
-                report.errors.append(f"{grant.id}: {e}")
+                report.errors.append(f"{ref.id}: {e}")
         for namespace, grant_ids in state.bindings.items():
             for grant_id in grant_ids - live.keys():
                 self._remove(
@@ -94,8 +92,8 @@ class ReconcileCluster:
         if orphans:
             # Read once more: a grant of the same principal may have started activating since.
             still = {
-                Principal.parse(g.principal_arn).mapping_arn.lower()
-                for g in deps.store.find_grants(statuses=HOLDS_ACCESS, cluster=cluster)
+                Principal.parse(r.principal_arn).mapping_arn.lower()
+                for r in deps.store.grant_refs(statuses=HOLDS_ACCESS, cluster=cluster)
             }
             for arn in orphans:
                 if arn.lower() not in still:

@@ -11,7 +11,14 @@ from typing import Any
 from bot.config import parse_policy
 from bot.domain.clock import FakeClock
 from bot.domain.errors import TransientError
-from bot.domain.grants import AuditEvent, Extension, ExtensionStatus, Grant, GrantStatus
+from bot.domain.grants import (
+    AuditEvent,
+    Extension,
+    ExtensionStatus,
+    Grant,
+    GrantRef,
+    GrantStatus,
+)
 from bot.domain.policy import ClusterConfig, Profile
 from bot.domain.ports import MessageRef, OwnedClusterState
 from bot.domain.principals import Principal
@@ -81,6 +88,13 @@ class FakeStore:
                 continue
             out.append(g)
         return out[:limit] if limit else out
+
+    def grant_refs(self, *, statuses: Collection[GrantStatus], cluster: str) -> list[GrantRef]:
+        return [
+            GrantRef(g.id, g.status, g.profile, g.namespace, g.principal_arn, g.k8s_username)
+            for g in self.grants.values()
+            if g.status in statuses and g.cluster == cluster
+        ]
 
     def find_warn_due(self, now: datetime, horizon: timedelta) -> list[Grant]:
         return [

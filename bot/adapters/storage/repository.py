@@ -29,6 +29,7 @@ from bot.domain.grants import (
     Extension,
     ExtensionStatus,
     Grant,
+    GrantRef,
     GrantStatus,
 )
 
@@ -220,6 +221,25 @@ class SqlGrantStore:
             query = query.limit(limit)
         with self._reads.connect() as conn:
             return [_grant(r) for r in conn.execute(query).mappings()]
+
+    @_db_errors
+    def grant_refs(self, *, statuses: Collection[GrantStatus], cluster: str) -> list[GrantRef]:
+        c = grants.c
+        query = select(
+            c.id, c.status, c.profile, c.namespace, c.principal_arn, c.k8s_username
+        ).where(c.status.in_([str(s) for s in statuses]), c.cluster == cluster)
+        with self._reads.connect() as conn:
+            return [
+                GrantRef(
+                    r.id,
+                    GrantStatus(r.status),
+                    r.profile,
+                    r.namespace,
+                    r.principal_arn,
+                    r.k8s_username,
+                )
+                for r in conn.execute(query)
+            ]
 
     @_db_errors
     def find_warn_due(self, now: datetime, horizon: timedelta) -> list[Grant]:
