@@ -14,13 +14,16 @@ def my_grants(deps: Deps, user: str) -> list[Grant]:
 
 def awaiting_my_decision(deps: Deps, user: str, limit: int = 50) -> list[Grant]:
     """Pending requests this user may approve (not their own, unless self-approval)."""
+    approves = [p.name for p in deps.policy.profiles.values() if deps.is_member(user, p.approvers)]
+    if not approves:
+        return []  # most users approve nothing: no query
     pending = deps.store.find_grants(statuses={GrantStatus.PENDING}, limit=500)
     mine = []
     for grant in sorted(pending, key=lambda g: g.created_at):
         profile = deps.policy.profiles.get(grant.profile)
-        if profile is None or (grant.requester == user and not profile.self_approval):
+        if profile is None or profile.name not in approves:
             continue
-        if deps.is_member(user, profile.approvers):
+        if grant.requester != user or profile.self_approval:
             mine.append(grant)
     return mine[:limit]
 
