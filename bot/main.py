@@ -19,6 +19,7 @@ from bot.adapters.slack.notifier import SlackNotifier
 from bot.adapters.storage import migrate
 from bot.adapters.storage.engine import make_engine
 from bot.adapters.storage.repository import SqlGrantStore
+from bot.adapters.web.priority import AcksFirst
 from bot.config import Settings, load_policy
 from bot.domain.clock import SystemClock
 from bot.domain.errors import EksAccessError
@@ -42,6 +43,7 @@ class Runtime:
     notifier: SlackNotifier
     app: App
     work: WorkPools
+    acks: AcksFirst
 
     def start_scheduler(self) -> None:
         deps = self.deps
@@ -96,9 +98,13 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         timers=scheduler if settings.run_scheduler else NoTimers(),
         retry=Retry(lease=timedelta(seconds=settings.step_lease)),
     )
-    work = WorkPools(answers=work_pool(2, "answers"), decisions=work_pool(4, "decisions"))
+    acks = AcksFirst()
+    work = WorkPools(
+        answers=work_pool(2, "answers", before_each=acks.wait_turn),
+        decisions=work_pool(4, "decisions"),  # an approval's latency is what users wait on
+    )
     app = build_app(settings, client, deps, work)
-    return Runtime(settings, engine, store, deps, scheduler, notifier, app, work)
+    return Runtime(settings, engine, store, deps, scheduler, notifier, app, work, acks)
 
 
 def _clusters(policy: Policy, clock: Clock) -> ClusterRegistry:
@@ -129,7 +135,7 @@ def serve(settings: Settings) -> None:
                 "eks-access listening on http://%s:%s/slack/events", settings.host, settings.port
             )
             waitress_serve(
-                wsgi_app(runtime.app, runtime.healthy),
+                wsgi_app(runtime.app, runtime.healthy, runtime.acks),
                 host=settings.host,
                 port=settings.port,
                 threads=16,

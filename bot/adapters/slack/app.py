@@ -59,10 +59,20 @@ def build_app(settings: Settings, client: WebClient, deps: Deps, work: WorkPools
 
 
 class WorkPool(ThreadPoolExecutor):
-    """The work after an ack. A failure is logged: nobody waits on these futures."""
+    """The work after an ack. A failure is logged: nobody waits on these futures.
+
+    `before_each`, if given, runs before each job (answers yield to acks in flight)."""
+
+    def __init__(
+        self, *args: Any, before_each: Callable[[], None] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.before_each = before_each
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         def logged() -> Any:
+            if self.before_each is not None:
+                self.before_each()
             try:
                 return fn(*args, **kwargs)
             except Exception:
@@ -72,8 +82,10 @@ class WorkPool(ThreadPoolExecutor):
         return super().submit(logged)
 
 
-def work_pool(threads: int, name: str) -> WorkPool:
-    return WorkPool(max_workers=threads, thread_name_prefix=f"eks-access-{name}")
+def work_pool(threads: int, name: str, before_each: Callable[[], None] | None = None) -> WorkPool:
+    return WorkPool(
+        max_workers=threads, thread_name_prefix=f"eks-access-{name}", before_each=before_each
+    )
 
 
 @dataclass(frozen=True)

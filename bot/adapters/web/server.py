@@ -8,10 +8,12 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot.adapters.web.priority import AcksFirst
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def wsgi_app(app: App, healthy: Callable[[], bool]) -> WsgiApp:
+def wsgi_app(app: App, healthy: Callable[[], bool], acks: AcksFirst | None = None) -> WsgiApp:
     slack = SlackRequestHandler(app, path="/slack/events")
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -21,6 +23,12 @@ def wsgi_app(app: App, healthy: Callable[[], bool]) -> WsgiApp:
                 "200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")]
             )
             return [b"ok\n" if ok else b"database unreachable\n"]
-        return slack(environ, start_response)
+        if acks is None:
+            return slack(environ, start_response)
+        acks.enter()
+        try:
+            return slack(environ, start_response)  # Bolt answers in full before returning
+        finally:
+            acks.leave()
 
     return application
