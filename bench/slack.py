@@ -6,76 +6,33 @@ new, so that concurrent requests can each be matched with the bot's answer.
 
 from __future__ import annotations
 
-import json
 import re
 import time
-import urllib.parse
 from collections import defaultdict
 from typing import Any
 
-from tests.support.bot import SIGNING_SECRET, post, sign
+from tests.support.bot import SlackSender
 from tests.support.slack_stub import SlackStub, flatten
 
 REQUEST_ID = re.compile(r"Request `([a-z2-9]{8})`")
 
 
-class SignedSlack:
-    def __init__(self, url: str, stub: SlackStub, secret: str = SIGNING_SECRET) -> None:
-        self.url = url
-        self.stub = stub
-        self.secret = secret
+class SignedSlack(SlackSender):
+    """The test harness's signed sender, answering with the HTTP status only, and with a
+    key on every response_url so concurrent requests can each be matched with the answer."""
 
-    def send(self, form: dict[str, str], timeout: float = 30) -> int:
-        body = urllib.parse.urlencode(form)
-        ts = int(time.time())
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": str(ts),
-            "X-Slack-Signature": sign(body, ts, self.secret),
-        }
-        status, _ = post(self.url, body, headers, timeout=timeout)
-        return status
+    def command(self, user: str, text: str, key: str | None = None, **kw: Any) -> int:  # type: ignore[override]
+        return super().command(user, text, key=key, timeout=30, **kw)[0]
 
-    def command(self, user: str, text: str, key: str) -> int:
-        return self.send(
-            {
-                "token": "legacy",
-                "team_id": "T0TEAM",
-                "team_domain": "example",
-                "channel_id": "C0GENERAL",
-                "channel_name": "general",
-                "user_id": user,
-                "user_name": user.lower(),
-                "command": "/eks-access",
-                "text": text,
-                "api_app_id": "A0APP",
-                "response_url": self.stub.response_url(key),
-                "trigger_id": f"trigger-{key}",
-            }
-        )
-
-    def click(self, user: str, action_id: str, value: str, key: str) -> int:
-        payload: dict[str, Any] = {
-            "type": "block_actions",
-            "team": {"id": "T0TEAM", "domain": "example"},
-            "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM"},
-            "api_app_id": "A0APP",
-            "token": "legacy",
-            "trigger_id": f"trigger-{key}",
-            "container": {"type": "message", "message_ts": "1.000100", "channel_id": "C0APPROVALS"},
-            "channel": {"id": "C0APPROVALS", "name": "approvals"},
-            "response_url": self.stub.response_url(key),
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": action_id,
-                    "block_id": "b",
-                    "value": value,
-                    "action_ts": str(time.time()),
-                }
-            ],
-        }
-        return self.send({"payload": json.dumps(payload)})
+    def click(
+        self,
+        user: str,
+        action_id: str,
+        value: str,
+        key: str | None = None,  # type: ignore[override]
+        **kw: Any,
+    ) -> int:
+        return super().click(user, action_id, value, key=key, timeout=30, **kw)[0]
 
 
 def responses(stub: SlackStub) -> dict[str, list[str]]:

@@ -61,6 +61,7 @@ class SlackSender:
         timestamp: int | None = None,
         signature: str | None = None,
         extra_headers: dict[str, str] | None = None,
+        timeout: float = 10,
     ) -> tuple[int, str]:
         body = urllib.parse.urlencode(form)
         ts = int(time.time()) if timestamp is None else timestamp
@@ -70,10 +71,11 @@ class SlackSender:
             "X-Slack-Signature": sign(body, ts) if signature is None else signature,
         }
         headers.update(extra_headers or {})
-        return post(self.url, body, headers)
+        return post(self.url, body, headers, timeout=timeout)
 
-    def command_form(self, user: str, text: str) -> dict[str, str]:
-        n = next(self._n)
+    def command_form(self, user: str, text: str, key: str | None = None) -> dict[str, str]:
+        """`key` names the response_url, so a caller can find this command's answer."""
+        n = key or next(self._n)
         return {
             "token": "legacy",
             "team_id": "T0TEAM",
@@ -89,11 +91,13 @@ class SlackSender:
             "trigger_id": f"trigger-{n}",
         }
 
-    def command(self, user: str, text: str, **kw: Any) -> tuple[int, str]:
-        return self.send(self.command_form(user, text), **kw)
+    def command(self, user: str, text: str, key: str | None = None, **kw: Any) -> tuple[int, str]:
+        return self.send(self.command_form(user, text, key), **kw)
 
-    def click(self, user: str, action_id: str, value: str, **kw: Any) -> tuple[int, str]:
-        n = next(self._n)
+    def click(
+        self, user: str, action_id: str, value: str, key: str | None = None, **kw: Any
+    ) -> tuple[int, str]:
+        n = key or next(self._n)
         payload = {
             "type": "block_actions",
             "team": {"id": "T0TEAM", "domain": "example"},
