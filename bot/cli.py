@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 import yaml
 
-from bot.config import PolicyError, Settings, load_policy
+from bot.config import Settings
+from bot.policy_file import PolicyError, load_policy
 
 
 def main(argv: list[str] | None = None) -> int:

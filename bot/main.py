@@ -21,11 +21,12 @@ from bot.adapters.storage import migrate
 from bot.adapters.storage.engine import make_engine
 from bot.adapters.storage.repository import SqlGrantStore
 from bot.adapters.web.priority import AcksFirst
-from bot.config import Settings, load_policy
+from bot.config import Settings
 from bot.domain.clock import SystemClock
 from bot.domain.errors import EksAccessError
 from bot.domain.policy import Policy
 from bot.domain.ports import Clock
+from bot.policy_file import load_policy
 from bot.services.deps import Deps, Retry
 from bot.services.expire import ExpireGrant
 from bot.services.reconcile import ReconcileCluster

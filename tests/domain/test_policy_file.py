@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.config import PolicyError, Settings, load_policy, parse_policy
+from bot.config import Settings
+from bot.policy_file import PolicyError, load_policy, parse_policy
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "policy.example.yaml"
 

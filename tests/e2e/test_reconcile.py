@@ -13,12 +13,12 @@ from bot.adapters.kubernetes.gateway import KubernetesClusterGateway
 from bot.adapters.storage import migrate
 from bot.adapters.storage.engine import make_engine
 from bot.adapters.storage.repository import SqlGrantStore
-from bot.config import parse_policy
 from bot.domain.commands import GrantCommand
 from bot.domain.durations import parse_duration
 from bot.domain.grants import GrantStatus
 from bot.domain.ports import OwnedClusterState
 from bot.domain.rbac import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from bot.policy_file import parse_policy
 from bot.services.decide import DecideRequest
 from bot.services.deps import Deps
 from bot.services.reconcile import ReconcileCluster

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.config import parse_policy
 from bot.domain.clock import FakeClock
 from bot.domain.errors import TransientError
 from bot.domain.grants import (
@@ -23,6 +22,7 @@ from bot.domain.policy import ClusterConfig, Profile
 from bot.domain.ports import MessageRef, OwnedClusterState
 from bot.domain.principals import Principal
 from bot.domain.rbac import RbacGrant
+from bot.policy_file import parse_policy
 from bot.services.deps import Deps, Retry
 
 
