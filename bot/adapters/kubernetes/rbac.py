@@ -8,9 +8,6 @@ activation, revoke and reconcile can repeat it after a crash or a timeout.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from kubernetes import client
 
 from bot.adapters.kubernetes.errors import (
@@ -20,19 +17,16 @@ from bot.adapters.kubernetes.errors import (
     is_status,
     status_reason,
 )
+from bot.adapters.kubernetes.inventory import owned_binding_ids
 from bot.adapters.kubernetes.retry import ConflictBackoff
 from bot.domain.errors import PermanentError, TransientError
 from bot.domain.manifests import role_binding_manifest, role_manifest
 from bot.domain.rbac import (
-    GRANT_ID_ANNOTATION,
-    GRANT_ID_LABEL,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     RbacGrant,
     binding_name,
 )
-
-OWNED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
 
 RbacObject = client.V1Role | client.V1RoleBinding
 
@@ -87,37 +81,8 @@ class RbacStore:
         raise self._kept_changing(what)
 
     def owned_binding_ids(self, namespace: str, page_size: int = 500) -> set[str]:
-        """Grant ids of the bot's RoleBindings in `namespace`, selected by label.
-
-        Paged, and read as plain JSON rather than model objects: reconcile lists every
-        binding of every grant, and 10,000 full objects cost tens of MB on each pass.
-        """
-        ids: set[str] = set()
-        token: str | None = None
-        while True:
-            try:
-                # With _preload_content=False the client hands back the raw HTTP response.
-                response: Any = self._rbac.list_namespaced_role_binding(
-                    namespace,
-                    label_selector=OWNED_SELECTOR,
-                    limit=page_size,
-                    _continue=token,
-                    _preload_content=False,
-                    _request_timeout=self._timeout,
-                )
-                page = json.loads(response.data)
-            except KUBE_ERRORS as exc:
-                raise api_error(exc, f"list RoleBindings in namespace {namespace}") from exc
-            for item in page.get("items") or []:
-                meta = item.get("metadata") or {}
-                grant_id = (meta.get("labels") or {}).get(GRANT_ID_LABEL) or (
-                    meta.get("annotations") or {}
-                ).get(GRANT_ID_ANNOTATION)
-                if grant_id:
-                    ids.add(grant_id)
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                return ids
+        """Grant ids of the bot's RoleBindings in `namespace` (see `inventory`)."""
+        return owned_binding_ids(self._rbac, namespace, page_size, self._timeout)
 
     # -- Role -------------------------------------------------------------------------------
 
