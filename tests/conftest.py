@@ -1,1 +1,6 @@
-pytest_plugins = ["tests.support.db", "tests.support.kube", "tests.support.aws"]
+pytest_plugins = [
+    "tests.support.db",
+    "tests.support.kube",
+    "tests.support.aws",
+    "tests.support.eks_emulator",
+]

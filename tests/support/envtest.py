@@ -29,6 +29,10 @@ from kubernetes import client
 ASSETS_ENV = "KUBEBUILDER_ASSETS"
 DEFAULT_ASSETS = Path.home() / ".cache" / "eks-access" / "envtest"
 BINARIES = ("kube-apiserver", "etcd")
+#: How long the apiserver keeps token-webhook answers. 0 bypasses that cache, so a revoke in
+#: aws-auth shows on the next request. (1.20 also keeps *successful* answers of every token
+#: authenticator for a fixed 10 s, with no flag: only a fresh token sees a revoke at once.)
+TOKEN_WEBHOOK_CACHE_TTL = "0s"
 
 
 def assets_dir() -> Path:
@@ -127,7 +131,9 @@ class Envtest:
     """etcd + kube-apiserver for one test session.
 
     `token_users` are written into the static token file, so they must be known before
-    `start()`; `client_cert_kubeconfig()` can mint further identities at any time.
+    `start()`; `client_cert_kubeconfig()` can mint further identities at any time. With a
+    `token_webhook_url`, bearer tokens not in that file go to this TokenReview webhook
+    (`authentication.k8s.io/v1beta1`; plain http is fine), answers uncached.
     """
 
     def __init__(
@@ -135,11 +141,13 @@ class Envtest:
         assets: Path | None = None,
         *,
         token_users: Sequence[TokenUser] = (),
+        token_webhook_url: str | None = None,
         ready_timeout: float = 60.0,
         stop_timeout: float = 5.0,
     ) -> None:
         self.assets = assets or assets_dir()
         self.token_users = {u.name: u.with_token() for u in token_users}
+        self.token_webhook_url = token_webhook_url
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
         self.url = ""
@@ -200,6 +208,10 @@ class Envtest:
         """A kubeconfig for one of the static `token_users`."""
         user = self.token_users[name]
         return self._write_kubeconfig(name, {"token": user.token})
+
+    def bearer_token_kubeconfig(self, name: str, token: str) -> Path:
+        """A kubeconfig presenting any bearer `token` (for the token webhook to judge)."""
+        return self._write_kubeconfig(name, {"token": token})
 
     def client_cert_kubeconfig(self, name: str, groups: Iterable[str] = ()) -> Path:
         """A kubeconfig for any user name and groups, authenticated by a fresh client cert."""
@@ -264,6 +276,13 @@ class Envtest:
         port = free_port()
         self.url = f"https://127.0.0.1:{port}"
         audience = "https://kubernetes.default.svc"
+        webhook_flags: list[str] = []
+        if self.token_webhook_url:
+            webhook_flags = [
+                "--authentication-token-webhook-config-file", str(self._webhook_kubeconfig()),
+                "--authentication-token-webhook-version", "v1beta1",
+                "--authentication-token-webhook-cache-ttl", TOKEN_WEBHOOK_CACHE_TTL,
+            ]  # fmt: skip
         self._spawn(
             "kube-apiserver",
             [
@@ -285,8 +304,30 @@ class Envtest:
                 "--api-audiences", audience,
                 "--service-cluster-ip-range", "10.0.0.0/24",
                 "--disable-admission-plugins", "ServiceAccount",
+                *webhook_flags,
             ],
         )  # fmt: skip
+
+    def _webhook_kubeconfig(self) -> Path:
+        """The webhook's address in kubeconfig form, as `--authentication-token-webhook-config-file`
+        wants it: the cluster is the webhook, the user is the apiserver (no credentials)."""
+        assert self._tmp is not None and self.token_webhook_url
+        path = self._tmp / "token-webhook.yaml"
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "token-webhook", "cluster": {"server": self.token_webhook_url}}],
+            "users": [{"name": "kube-apiserver", "user": {}}],
+            "contexts": [
+                {
+                    "name": "webhook",
+                    "context": {"cluster": "token-webhook", "user": "kube-apiserver"},
+                }
+            ],
+            "current-context": "webhook",
+        }
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
 
     def _wait_ready(self) -> None:
         pki = self._require_pki()

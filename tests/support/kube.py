@@ -20,6 +20,7 @@ from kubernetes import client
 from bot.adapters.kubernetes.connection import api_client_from_kubeconfig
 from bot.adapters.kubernetes.permissions import bot_permissions_manifest
 from bot.domain.rbac import MANAGED_BY_LABEL, MANAGED_BY_VALUE, role_name
+from tests.support.authenticator import TokenReviewWebhook, token_for
 from tests.support.envtest import (
     ASSETS_ENV,
     Envtest,
@@ -88,6 +89,9 @@ class KubeEnv:
     bot_kubeconfig: str
     url: str
     grant_namespaces: tuple[str, ...] = GRANT_NAMESPACES
+    #: The model of the EKS authenticator the apiserver asks about bearer tokens it does not
+    #: know (`tests/support/authenticator.py`); `aws_auth_reset` resets it for every test.
+    authenticator: TokenReviewWebhook | None = field(default=None, repr=False)
     _admin: client.ApiClient | None = field(default=None, repr=False)
 
     def admin_api_client(self) -> client.ApiClient:
@@ -99,6 +103,17 @@ class KubeEnv:
     def bot_api_client(self) -> client.ApiClient:
         """A fresh ApiClient as the bot (`eks-access-bot` in `eks-access:bots`)."""
         return api_client_from_kubeconfig(self.bot_kubeconfig)
+
+    def api_client_as(self, arn: str, session: str | None = None) -> client.ApiClient:
+        """A fresh ApiClient authenticating as the IAM `arn` (a role with an STS `session`).
+
+        Whoever the authenticator model makes of it, from aws-auth and access entries, is who
+        the apiserver sees: a grant is proven by acting as the requester. Each call mints a new
+        token, so a revoke is seen at once (the apiserver keeps a token's success for 10 s).
+        """
+        token = token_for(arn, session)
+        name = arn.rsplit("/", 1)[-1] + (f"-{session}" if session else "")
+        return api_client_from_kubeconfig(str(self.envtest.bearer_token_kubeconfig(name, token)))
 
     def kubeconfig_for(self, user: str, groups: tuple[str, ...] = ()) -> str:
         """A kubeconfig for any other identity (client certificate; no restart needed)."""
@@ -170,12 +185,22 @@ def kube_env() -> Iterator[KubeEnv]:
         if _running_in_ci():
             pytest.fail(f"CI needs the real apiserver: {reason}", pytrace=False)
         pytest.skip(reason)
-    with Envtest(folder, token_users=[TokenUser(BOT_USER, (BOT_GROUP,))]) as envtest:
+    with (
+        TokenReviewWebhook() as authenticator,
+        Envtest(
+            folder,
+            token_users=[TokenUser(BOT_USER, (BOT_GROUP,))],
+            token_webhook_url=authenticator.url,
+        ) as envtest,
+    ):
+        # Its own admin client: nothing the bot or a test does to theirs can change what it reads.
+        authenticator.read_aws_auth_from(str(envtest.admin_kubeconfig))
         env = KubeEnv(
             envtest=envtest,
             admin_kubeconfig=str(envtest.admin_kubeconfig),
             bot_kubeconfig=str(envtest.token_kubeconfig(BOT_USER)),
             url=envtest.url,
+            authenticator=authenticator,
         )
         admin = env.admin_api_client()
         # No controller-manager here: fill view/edit/admin as its aggregation controller would,
@@ -220,8 +245,11 @@ def kube_env() -> Iterator[KubeEnv]:
 def aws_auth_reset(kube_env: KubeEnv) -> dict[str, str]:
     """A fresh, realistic aws-auth (nodes, SSO, an admin, mapAccounts) and no grant objects.
 
-    Returns the `data` written, for byte-for-byte comparisons afterwards.
+    Returns the `data` written, for byte-for-byte comparisons afterwards. The authenticator
+    model goes back to aws-auth only (no EKS cluster), SSORoleMatch off, no recorded reviews.
     """
+    if kube_env.authenticator is not None:
+        kube_env.authenticator.reset()
     admin = kube_env.admin_api_client()
     core = client.CoreV1Api(admin)
     try:
