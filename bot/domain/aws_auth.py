@@ -1,79 +1,87 @@
 """The bot's entries in the `kube-system/aws-auth` ConfigMap `data` (REFERENCE.md §1).
 
 A broken aws-auth locks nodes and people out of the cluster, so edits here are deliberately
-narrow: only entries whose username is the one the bot derives from their ARN
-(`eks-access:<account>:<kind>/<name>`, see `owns`) are added or removed,
-every other entry and every other data key stays as it was, nothing is written when the
-existing lists cannot be parsed, and each result is checked against the input before it is
-returned (`verify_safe_edit`). Pure functions over the `data` dict; no I/O.
+narrow: only entries whose username is one the bot derives from their ARN (`owns`) are added
+or removed, every other entry and every other data key stays as it was, and each result is
+checked before it is returned (`verify_safe_edit`): the authenticator must map every
+principal the bot does not own exactly as before. What the authenticator makes of aws-auth is
+modelled in `aws_auth_reading`; the text edits that keep foreign bytes are `aws_auth_text`.
+
+Lists the authenticator cannot read (it ignores each of them whole): the bot never writes into
+one. Adding a role needs mapRoles and mapUsers readable (a mapRoles entry would shadow a
+mapUsers entry for the same ARN hidden in a broken mapUsers); adding a user needs mapUsers only
+(an entry in a broken mapRoles would win over the bot's, which harms nobody else). Removing
+needs the list the bot writes that kind of principal into; a broken other list is skipped.
+Pure functions over the `data` dict; no I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from bot.domain import aws_auth_text as text_edits
+from bot.domain.aws_auth_entries import (
+    LIST_KEYS,
+    LIST_OF_KIND,
+    ListKey,
+    Mapping,
+    match_key,
+    owns,
+)
+from bot.domain.aws_auth_reading import (
+    AwsAuthAmbiguous,
+    Reading,
+    Resolution,
+    read,
+    resolution,
+    resolve,
+)
 from bot.domain.errors import PermanentError
-from bot.domain.principals import Principal
+from bot.domain.principals import OWNED_USERNAME_PREFIX, Principal
 
-OWNED_USERNAME_PREFIX = "eks-access:"
+__all__ = [
+    "MAX_DATA_BYTES",
+    "OWNED_USERNAME_PREFIX",
+    "AwsAuthAmbiguous",
+    "AwsAuthUnreadable",
+    "AwsAuthUnsafeEdit",
+    "Mapping",
+    "Resolution",
+    "find_mapping",
+    "owned_mappings",
+    "owns",
+    "parse_mappings",
+    "resolution",
+    "resolve",
+    "verify_safe_edit",
+    "with_mapping",
+    "without_mapping",
+]
+
 MAX_DATA_BYTES = 1024 * 1024  # a ConfigMap's data may not exceed 1 MiB
-
-_LISTS = ("mapRoles", "mapUsers")  # in the order the authenticator looks
-_LIST_OF_KIND = {"role": "mapRoles", "user": "mapUsers"}
-_ARN_FIELD = {"mapRoles": "rolearn", "mapUsers": "userarn"}
 
 
 class AwsAuthUnreadable(PermanentError):
-    """`mapRoles` or `mapUsers` cannot be parsed: a person has to fix aws-auth first."""
+    """A list the bot has to read or change cannot be read: a person has to fix aws-auth."""
 
 
 class AwsAuthUnsafeEdit(PermanentError):
-    """An edit would lose or change a foreign entry, or exceed 1 MiB: nothing is written."""
-
-
-@dataclass(frozen=True)
-class Mapping:
-    """One `mapRoles` (kind "role") or `mapUsers` (kind "user") entry."""
-
-    kind: Literal["user", "role"]
-    arn: str
-    username: str
-    groups: tuple[str, ...] = ()
-
-    @property
-    def owned(self) -> bool:
-        return owns(self.arn, self.username)
-
-    def entry(self) -> dict[str, Any]:
-        """The entry as it appears in the parsed list."""
-        arn_key = _ARN_FIELD[_LIST_OF_KIND[self.kind]]
-        return {arn_key: self.arn, "username": self.username, "groups": list(self.groups)}
+    """An edit would remap a principal, lose or change a foreign entry, or exceed 1 MiB."""
 
 
 def parse_mappings(data: dict[str, str]) -> list[Mapping]:
-    """Every `rolearn` entry of mapRoles, then every `userarn` entry of mapUsers, in order.
+    """Every `rolearn` entry of mapRoles the authenticator keeps, then those of mapUsers.
 
-    `sso:` role entries, items that are not entries and `mapAccounts` are foreign content the
-    bot only preserves, so they are not returned.
+    `sso:` entries, skipped items and `mapAccounts` are foreign content the bot only
+    preserves, so they are not returned. Raises AwsAuthUnreadable when a list is lost: the
+    bot cannot tell which of its entries are in it.
     """
-    return [m for key in _LISTS for m in _mappings(key, _items(data, key))]
-
-
-def find_mapping(data: dict[str, str], arn: str) -> Mapping | None:
-    """The entry the authenticator uses for `arn`, owned or not; None when unmapped.
-
-    The authenticator compares ARNs case-insensitively and looks in mapRoles before mapUsers.
-    It loads each list into a map keyed by ARN, so of two entries for one ARN the last wins.
-    """
-    for key in _LISTS:
-        matches = [m for m in _mappings(key, _items(data, key)) if _same_arn(m.arn, arn)]
-        if matches:
-            return matches[-1]
-    return None
+    reading = read(data)
+    for key in LIST_KEYS:
+        _require_readable(reading, data, key, text=False)
+    return [e.mapping for key in LIST_KEYS for e in reading.list(key).entries if e.kept and e.arn]
 
 
 def owned_mappings(data: dict[str, str]) -> list[Mapping]:
@@ -81,84 +89,112 @@ def owned_mappings(data: dict[str, str]) -> list[Mapping]:
     return [m for m in parse_mappings(data) if m.owned]
 
 
-def with_mapping(data: dict[str, str], mapping: Mapping) -> dict[str, str]:
-    """A new `data` in which `mapping` is the bot's only entry for its ARN in its list.
+def find_mapping(data: dict[str, str], arn: str) -> Mapping | None:
+    """The entry the authenticator uses for `arn`, owned or not; None when no entry maps it.
 
-    Idempotent. Raises ValueError when `mapping` is not owned or when a foreign entry maps the
-    same ARN in either list: the bot's entry would shadow or be shadowed by it, and the
-    callers leave such principals alone (find_mapping first).
+    Raises AwsAuthAmbiguous when it picks one of several at random. A role ARN is matched
+    without its IAM path, as the authenticator sees the caller. The `mapAccounts` default
+    is not an entry (None here); `resolve` and `resolution` include it.
+    """
+    found = resolution(data, arn)
+    if found.ambiguous:
+        raise AwsAuthAmbiguous(found)
+    return None if found.source == "mapAccounts" else found.mapping
+
+
+def with_mapping(data: dict[str, str], mapping: Mapping) -> dict[str, str]:
+    """A new `data` in which the authenticator maps `mapping.arn` by `mapping`, the bot's entry.
+
+    Idempotent; replaces the bot's earlier entries for the ARN. Raises ValueError when
+    `mapping` is not owned, or when an entry the bot did not write (in either list, in any
+    spelling, or an `sso:` entry) may map the same principal: the bot's entry would shadow or
+    be shadowed by it, and the callers leave such principals alone (find_mapping first).
+    Raises AwsAuthAmbiguous when the authenticator picks its entry at random already.
     """
     if not mapping.owned:
-        raise ValueError(f"the bot only writes usernames starting with {OWNED_USERNAME_PREFIX!r}")
-    key = _LIST_OF_KIND[mapping.kind]
-    lists = {k: _items(data, k) for k in _LISTS}
-    is_own = _own_entry_test(key, mapping.arn)
-    own = [item for item in lists[key] if is_own(item)]
-    if text_edits.canonical(own) == text_edits.canonical([mapping.entry()]):
-        return dict(data)
-    for other_key, items in lists.items():
-        foreign = [m for m in _mappings(other_key, items) if not m.owned]
-        if any(_same_arn(m.arn, mapping.arn) for m in foreign):
-            raise ValueError(
-                f"{mapping.arn} already has an entry in {other_key} that the bot did not create"
-            )
+        raise ValueError(
+            f"the bot only writes the usernames it derives from the ARN ({OWNED_USERNAME_PREFIX}…)"
+        )
+    key = LIST_OF_KIND[mapping.kind]
+    reading = read(data)
+    for needed in LIST_KEYS if key == "mapRoles" else (key,):
+        _require_readable(reading, data, needed)
+    subject = match_key(mapping.arn)
+    found = reading.resolve(mapping.arn)
+    if found.ambiguous and not all(m.owned for m in found.candidates):
+        raise AwsAuthAmbiguous(found)
+    for listing in (reading.roles, reading.users):
+        for e in listing.entries:
+            if e.matches(subject) and not e.owned:
+                raise ValueError(
+                    f"{mapping.arn} already has an entry in {listing.key} that the bot did "
+                    f"not create ({e.mapping.arn})"
+                )
 
-    with _refusing_failed_edits(key):
-        value = data.get(key, "")
-        if own:
-            value = text_edits.removed(value, is_own)
-        after = {**data, key: text_edits.appended(value, mapping.entry())}
+    own = _own_entries(reading, subject)
+    if own.keys() <= {key}:
+        items = text_edits.load_list(data.get(key, ""))
+        current = [item for n, item in enumerate(items) if n in own.get(key, ())]
+        if text_edits.canonical(current) == text_edits.canonical([mapping.entry()]):
+            return dict(data)
+    after = dict(data)
+    for other, drop in own.items():
+        after[other] = _edited(data, other, text_edits.removed, drop)
+    after[key] = _edited(after, key, text_edits.appended, mapping.entry())
     verify_safe_edit(data, after)
     return after
 
 
 def without_mapping(data: dict[str, str], arn: str) -> dict[str, str]:
-    """A new `data` without the bot's own entries for `arn`; foreign ones stay. Idempotent."""
+    """A new `data` without the bot's own entries for `arn`; foreign ones stay. Idempotent.
+
+    Raises AwsAuthUnreadable when the list the bot writes such a principal into cannot be
+    read: the bot cannot tell whether its entry is still there (and would be back once a
+    person repairs the list). A broken other list is skipped.
+    """
+    reading = read(data)
+    try:
+        kind = Principal.parse(arn.lower()).kind
+    except ValueError:  # not an IAM user or role: no entry of the bot's can be for it
+        kind = None
+    if kind is not None:
+        _require_readable(reading, data, LIST_OF_KIND[kind], text=False)
     after = dict(data)
-    for key in _LISTS:
-        is_own = _own_entry_test(key, arn)
-        if any(is_own(item) for item in _items(data, key)):
-            with _refusing_failed_edits(key):
-                after[key] = text_edits.removed(data[key], is_own)
+    for key, drop in _own_entries(reading, match_key(arn)).items():
+        after[key] = _edited(data, key, text_edits.removed, drop)
     if after != data:
         verify_safe_edit(data, after)
     return after
 
 
 def verify_safe_edit(before: dict[str, str], after: dict[str, str]) -> None:
-    """Raise AwsAuthUnsafeEdit unless `after` keeps every foreign entry and key of `before`.
+    """Raise AwsAuthUnsafeEdit unless `after` maps every principal the bot does not own as
+    `before` does, and keeps every foreign entry and key of `before`.
 
-    Keys other than mapRoles/mapUsers must be byte-identical. In a list whose text changed,
-    the foreign entries (full parsed content, unknown fields included) must be the same and in
-    the same order, and the new text must parse. The whole data must stay within 1 MiB.
+    Principals: every ARN of an entry the bot did not write, in either data and either list,
+    and of the bot's entries an `sso:` entry may cover; compared are the authenticator's
+    username, groups and ambiguity, the `mapAccounts` default included. Only a change back to
+    what the foreign entries say alone (the bot's entry removed) passes. Besides: keys other
+    than mapRoles/mapUsers byte-identical; in a changed list, the foreign entries' full
+    content in the same order, both texts readable; the whole data within 1 MiB.
     """
-    for key in sorted((before.keys() | after.keys()) - set(_LISTS)):
+    for key in sorted((before.keys() | after.keys()) - set(LIST_KEYS)):
         if before.get(key) != after.get(key):
             raise AwsAuthUnsafeEdit(f"Refusing to write aws-auth: the edit would change {key}.")
-    for key in _LISTS:
-        if before.get(key) == after.get(key):
+    old, new = read(before), read(after)
+    for key in LIST_KEYS:
+        if before.get(key) != after.get(key):
+            _verify_foreign_items(key, before, old, after, new)
+    for arn in sorted({**new.guarded_arns(), **old.guarded_arns()}.values()):
+        was, now = old.resolve(arn), new.resolve(arn)
+        if now.outcomes == was.outcomes:
             continue
-        try:
-            old = [i for i in text_edits.load_list(before.get(key, "")) if not _is_owned(i)]
-        except text_edits.ListUnreadable as error:
-            raise AwsAuthUnsafeEdit(f"Refusing to edit aws-auth {key}: {error}.") from error
-        try:
-            new = [i for i in text_edits.load_list(after.get(key, "")) if not _is_owned(i)]
-        except text_edits.ListUnreadable as error:
-            raise AwsAuthUnsafeEdit(
-                f"Refusing to write aws-auth: {key} would not parse, {error}."
-            ) from error
-        old_forms = [text_edits.canonical(i) for i in old]
-        new_forms = [text_edits.canonical(i) for i in new]
-        if old_forms != new_forms:
-            lost = next(
-                (i for i, f in zip(old, old_forms, strict=True) if f not in new_forms), None
-            )
-            detail = f" ({lost!r} would be lost or changed)" if lost is not None else ""
-            raise AwsAuthUnsafeEdit(
-                f"Refusing to write aws-auth: the entries in {key} the bot did not create "
-                f"would not stay exactly as they are{detail}."
-            )
+        if not now.involves_owned and now.outcomes == old.resolve(arn, owned=False).outcomes:
+            continue  # the bot's entry no longer shadows the foreign one
+        raise AwsAuthUnsafeEdit(
+            f"Refusing to write aws-auth: the authenticator would map {arn} to "
+            f"{now.describe()} instead of {was.describe()}."
+        )
     size = sum(_utf8_len(k) + _utf8_len(v) for k, v in after.items())
     if size > MAX_DATA_BYTES:
         raise AwsAuthUnsafeEdit(
@@ -167,14 +203,80 @@ def verify_safe_edit(before: dict[str, str], after: dict[str, str]) -> None:
         )
 
 
-def _items(data: dict[str, str], key: str) -> list[Any]:
+def _verify_foreign_items(
+    key: ListKey, before: dict[str, str], old: Reading, after: dict[str, str], new: Reading
+) -> None:
+    old_items = _foreign_items(key, before, old, "cannot be read")
+    new_items = _foreign_items(key, after, new, "would not parse")
+    old_forms = [text_edits.canonical(i) for i in old_items]
+    new_forms = [text_edits.canonical(i) for i in new_items]
+    if old_forms != new_forms:
+        lost = next(
+            (i for i, f in zip(old_items, old_forms, strict=True) if f not in new_forms), None
+        )
+        detail = f" ({lost!r} would be lost or changed)" if lost is not None else ""
+        raise AwsAuthUnsafeEdit(
+            f"Refusing to write aws-auth: the entries in {key} the bot did not create "
+            f"would not stay exactly as they are{detail}."
+        )
+
+
+def _foreign_items(key: ListKey, data: dict[str, str], reading: Reading, fails: str) -> list[Any]:
+    """The parsed items of list `key` that are not the bot's own entries."""
+    listing = reading.list(key)
     try:
-        return text_edits.load_list(data.get(key, ""))
+        if listing.problem is not None:
+            raise text_edits.ListUnreadable(f"for the authenticator {listing.problem}")
+        items = text_edits.load_list(data.get(key, ""))
+    except text_edits.ListUnreadable as error:
+        raise AwsAuthUnsafeEdit(f"Refusing to write aws-auth: {key} {fails}, {error}.") from error
+    if len(items) != len(listing.entries):  # one node tree, so this would be a bug
+        raise AwsAuthUnsafeEdit(f"Refusing to write aws-auth: {key} reads two different ways.")
+    owned = {e.index for e in listing.entries if e.owned}
+    return [item for n, item in enumerate(items) if n not in owned]
+
+
+def _require_readable(
+    reading: Reading, data: dict[str, str], key: ListKey, *, text: bool = True
+) -> None:
+    """Raise AwsAuthUnreadable unless the authenticator (and, with `text`, the editor) reads
+    list `key`."""
+    problem = reading.list(key).problem
+    if problem is None and text:
+        try:
+            text_edits.load_list(data.get(key, ""))
+        except text_edits.ListUnreadable as error:
+            problem = f"{error} (the bot edits only lists it can read back exactly)"
+    if problem is not None:
+        raise AwsAuthUnreadable(
+            f"aws-auth {key} cannot be read: {problem}. The bot will not change aws-auth "
+            "there until a person fixes it (the authenticator ignores the whole of a broken "
+            "list)."
+        )
+
+
+def _own_entries(reading: Reading, subject: str) -> dict[ListKey, set[int]]:
+    """Per readable list, the positions of the bot's own entries for the caller `subject`."""
+    found: dict[ListKey, set[int]] = {}
+    for key in LIST_KEYS:
+        positions = {e.index for e in reading.list(key).entries if e.owned and e.matches(subject)}
+        if positions:
+            found[key] = positions
+    return found
+
+
+def _edited(data: dict[str, str], key: ListKey, edit: Callable[..., str], arg: Any) -> str:
+    """`edit(value, arg)` of list `key`; AwsAuthUnreadable when the editor cannot read it."""
+    value = data.get(key, "")
+    try:
+        text_edits.load_list(value)
     except text_edits.ListUnreadable as error:
         raise AwsAuthUnreadable(
-            f"aws-auth {key} cannot be read: {error}. The bot will not change aws-auth until "
-            "a person fixes it (the authenticator ignores the whole of a broken list)."
+            f"aws-auth {key} holds one of the bot's entries, but the bot cannot edit it: "
+            f"{error}. A person has to fix or remove that entry."
         ) from error
+    with _refusing_failed_edits(key):
+        return edit(value, arg)
 
 
 @contextmanager
@@ -185,66 +287,5 @@ def _refusing_failed_edits(key: str) -> Iterator[None]:
         raise AwsAuthUnsafeEdit(f"Refusing to write aws-auth: in {key}, {error}.") from error
 
 
-def _mappings(key: str, items: list[Any]) -> list[Mapping]:
-    kind: Literal["user", "role"] = "role" if key == "mapRoles" else "user"
-    found = []
-    for item in items:
-        arn = _arn_of(key, item)
-        if arn is None:
-            continue
-        username = item.get("username")
-        groups = item.get("groups")
-        found.append(
-            Mapping(
-                kind=kind,
-                arn=arn,
-                username=username if isinstance(username, str) else "",
-                groups=tuple(str(g) for g in groups) if isinstance(groups, list) else (),
-            )
-        )
-    return found
-
-
-def _arn_of(key: str, item: Any) -> str | None:
-    arn = item.get(_ARN_FIELD[key]) if isinstance(item, dict) else None
-    return arn if isinstance(arn, str) else None
-
-
-def owns(arn: str, username: str) -> bool:
-    """The bot's entries carry exactly the username it derives from their ARN.
-
-    A prefix alone is not enough: an administrator may well map the bot's own IAM role as
-    `eks-access:bot`, and reconcile would then take that entry for an orphan and remove it.
-    """
-    if not username.startswith(OWNED_USERNAME_PREFIX):
-        return False
-    try:  # ARNs match case-insensitively in the authenticator, so here too
-        return Principal.parse(arn.lower()).username == username.lower()
-    except ValueError:
-        return False
-
-
-def _is_owned(item: Any) -> bool:
-    if not isinstance(item, dict):
-        return False
-    username = item.get("username")
-    arn = item.get("rolearn", item.get("userarn"))
-    return isinstance(username, str) and isinstance(arn, str) and owns(arn, username)
-
-
-def _own_entry_test(key: str, arn: str) -> Callable[[Any], bool]:
-    """Whether an item of list `key` is one of the bot's own entries for `arn`."""
-
-    def is_own(item: Any) -> bool:
-        item_arn = _arn_of(key, item)
-        return item_arn is not None and _is_owned(item) and _same_arn(item_arn, arn)
-
-    return is_own
-
-
 def _utf8_len(value: str) -> int:
     return len(value.encode("utf-8", errors="surrogatepass"))
-
-
-def _same_arn(a: str, b: str) -> bool:
-    return a.lower() == b.lower()

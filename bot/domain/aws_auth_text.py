@@ -5,15 +5,21 @@ and formatting of entries the bot did not write survive. Each candidate text is 
 and must hold exactly the expected list; when it does not (flow lists, odd layouts), the list
 is re-serialised from its parsed nodes instead, which keeps every entry's content and scalar
 spelling but not comments or layout.
+
+These are PyYAML's values, used to keep foreign bytes and content exactly; what the
+authenticator makes of a list, and so which items are the bot's own, is `aws_auth_entries`
+(the caller passes `removed` the positions to drop).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Collection
 from typing import Any
 
 import yaml
+
+from bot.domain.aws_auth_yaml import describe_value, describe_yaml_error
 
 # libyaml, when present, is both faster and closer to the parser the authenticator uses
 # (go-yaml v2 is a port of libyaml); the constructors are the same safe ones either way.
@@ -115,16 +121,16 @@ def appended(text: str, entry: dict[str, Any]) -> str:
     return _verified(_rendered(_item_nodes(node), own_node), expected)
 
 
-def removed(text: str, drop: Callable[[Any], bool]) -> str:
-    """`text` without the items for which `drop` is true; `text` itself when there are none."""
+def removed(text: str, drop: Collection[int]) -> str:
+    """`text` without the items at the positions `drop`; `text` itself when there are none."""
     node, items = _parse(text)
-    kept = [item for item in items if not drop(item)]
+    kept = [item for n, item in enumerate(items) if n not in drop]
     if len(kept) == len(items):
         return text
     candidate = _without_own_lines(text, node, items, drop)
     if candidate is not None and _holds(candidate, kept):
         return candidate
-    kept_nodes = [n for item, n in zip(items, _item_nodes(node), strict=True) if not drop(item)]
+    kept_nodes = [node for n, node in enumerate(_item_nodes(node)) if n not in drop]
     return _verified(_rendered(kept_nodes), kept)
 
 
@@ -184,15 +190,15 @@ def _item_nodes(node: yaml.Node | None) -> list[yaml.Node]:
 
 
 def _without_own_lines(
-    text: str, node: yaml.Node | None, items: list[Any], drop: Callable[[Any], bool]
+    text: str, node: yaml.Node | None, items: list[Any], drop: Collection[int]
 ) -> str | None:
     """Delete the dropped items' lines if each is exactly one line as the bot writes it."""
     if not isinstance(node, yaml.SequenceNode) or node.flow_style:
         return None
     lines = text.split("\n")
     doomed = set()
-    for item, item_node in zip(items, node.value, strict=True):
-        if not drop(item):
+    for n, (item, item_node) in enumerate(zip(items, node.value, strict=True)):
+        if n not in drop:
             continue
         line_no, own_line = item_node.start_mark.line, flow_text(item)
         if own_line is None or item_node.end_mark.line != line_no:
@@ -221,24 +227,9 @@ def _parse(text: str) -> tuple[yaml.Node | None, list[Any]]:
         finally:
             loader.dispose()
     except yaml.YAMLError as error:
-        raise ListUnreadable(f"it is not valid YAML: {_describe(error)}") from error
+        raise ListUnreadable(f"it is not valid YAML: {describe_yaml_error(error)}") from error
     if value is None or value == "":
         return node, []
     if not isinstance(value, list):
-        raise ListUnreadable(f"it holds {_kind_of(value)} where a list of entries is expected")
+        raise ListUnreadable(f"it holds {describe_value(value)} where a list is expected")
     return node, value
-
-
-def _describe(error: yaml.YAMLError) -> str:
-    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
-        mark = error.problem_mark
-        return f"{error.problem} at line {mark.line + 1}, column {mark.column + 1}"
-    return str(error).strip()
-
-
-def _kind_of(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a mapping of keys to values"
-    if isinstance(value, str):
-        return f"the text {value[:40]!r}"
-    return f"a single {type(value).__name__} value"

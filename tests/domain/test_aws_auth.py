@@ -9,12 +9,14 @@ import yaml
 
 from bot.domain.aws_auth import (
     MAX_DATA_BYTES,
+    AwsAuthAmbiguous,
     AwsAuthUnreadable,
     AwsAuthUnsafeEdit,
     Mapping,
     find_mapping,
     owned_mappings,
     parse_mappings,
+    resolve,
     verify_safe_edit,
     with_mapping,
     without_mapping,
@@ -260,8 +262,8 @@ class TestRead:
         assert (found.kind, found.username, found.owned) == ("role", "ops", False)
         assert find_mapping(data, "arn:aws:iam::111122223333:role/nobody") is None
 
-    def test_find_returns_the_last_of_duplicate_entries_like_the_authenticator(self) -> None:
-        data = {"mapUsers": "- {userarn: a, username: first}\n- {userarn: A, username: last}\n"}
+    def test_find_returns_the_last_of_exact_duplicates_like_the_authenticator(self) -> None:
+        data = {"mapUsers": "- {userarn: a, username: first}\n- {userarn: a, username: last}\n"}
         found = find_mapping(data, "a")
         assert found is not None and found.username == "last"
 
@@ -274,9 +276,9 @@ class TestRead:
             if operation == "parse":
                 parse_mappings(data)
             elif operation == "add":
-                with_mapping(data, mapping_for(BOB))
+                with_mapping(data, mapping_for(DEV_ROLE))
             else:
-                without_mapping(data, BOB.arn)
+                without_mapping(data, DEV_ROLE.mapping_arn)
         message = str(raised.value)
         assert "mapRoles" in message and "not valid YAML" in message and "line" in message
         assert isinstance(raised.value, PermanentError)
@@ -287,11 +289,13 @@ class TestRead:
     )
     def test_map_roles_that_is_not_a_list_is_refused(self, value: str, what: str) -> None:
         with pytest.raises(AwsAuthUnreadable, match=what):
-            with_mapping({"mapRoles": value}, mapping_for(BOB))
+            with_mapping({"mapRoles": value}, mapping_for(DEV_ROLE))
 
-    def test_several_yaml_documents_are_refused(self) -> None:
-        with pytest.raises(AwsAuthUnreadable):
-            parse_mappings({"mapUsers": "- {userarn: a}\n---\n- {userarn: b}\n"})
+    def test_several_yaml_documents_count_only_the_first_but_are_not_edited(self) -> None:
+        data = {"mapUsers": "- {userarn: a, username: a}\n---\n- {userarn: b}\n"}
+        assert parse_mappings(data) == [Mapping("user", "a", "a")]  # go-yaml reads one document
+        with pytest.raises(AwsAuthUnreadable, match="mapUsers"):
+            with_mapping(data, mapping_for(BOB))
 
 
 class TestVerifySafeEdit:
@@ -342,3 +346,292 @@ class TestVerifySafeEdit:
         data = {"filler": "é" * (MAX_DATA_BYTES // 2)}
         with pytest.raises(AwsAuthUnsafeEdit, match="1 MiB"):
             verify_safe_edit(data, data)
+
+
+# ---------------------------------------------------------------------------------------------
+# The authenticator's reading (REFERENCE §1, corrections of 2026-12-01)
+
+ADMIN = "arn:aws:iam::111122223333:role/admin"
+ALICE = "arn:aws:iam::111122223333:user/alice"
+NODES = "arn:aws:iam::111122223333:role/eks-nodes"
+SSO_ROLE = "arn:aws:iam::111122223333:role/AWSReservedSSO_AdministratorAccess_0123abcd"
+
+
+def own(principal: Principal, *groups: str) -> Mapping:
+    return Mapping(principal.kind, principal.mapping_arn, principal.username, groups)
+
+
+class TestTheDefect:
+    """Foreign entries spelled `roleARN:` / `userARN:` were invisible: the bot added a second
+    entry for the same ARN, and the authenticator (last wins) used the bot's."""
+
+    ROLES = f"- roleARN: {NODES}\n  username: system:node:{{{{EC2PrivateDNSName}}}}\n  groups:\n  - system:bootstrappers\n  - system:nodes\n"
+    USERS = f"- userARN: {ALICE}\n  UserName: alice\n  Groups: [system:masters]\n"
+
+    @pytest.mark.parametrize(
+        ("arn", "kind"), [(NODES, "role"), (ALICE, "user"), (NODES.upper(), "role")]
+    )
+    def test_with_mapping_refuses_and_nothing_changes(self, arn: str, kind: str) -> None:
+        data = {"mapRoles": self.ROLES, "mapUsers": self.USERS}
+        principal = Principal.parse(arn.lower())
+        with pytest.raises(ValueError, match="did not create"):
+            with_mapping(data, Mapping(principal.kind, arn, principal.username))
+        assert data == {"mapRoles": self.ROLES, "mapUsers": self.USERS}
+
+    def test_the_foreign_entry_is_what_the_authenticator_uses(self) -> None:
+        data = {"mapRoles": self.ROLES, "mapUsers": self.USERS}
+        assert find_mapping(data, NODES) == Mapping(
+            "role",
+            NODES,
+            "system:node:{{EC2PrivateDNSName}}",
+            ("system:bootstrappers", "system:nodes"),
+        )
+        assert find_mapping(data, ALICE) == Mapping("user", ALICE, "alice", ("system:masters",))
+
+    def test_verify_refuses_an_entry_that_would_shadow_it(self) -> None:
+        before = {"mapRoles": self.ROLES}
+        nodes = Principal.parse(NODES)
+        after = {
+            "mapRoles": self.ROLES
+            + f'- {{rolearn: "{NODES}", username: "{nodes.username}", groups: []}}\n'
+        }
+        with pytest.raises(AwsAuthUnsafeEdit, match=f"map {NODES} to 'eks-access"):
+            verify_safe_edit(before, after)
+
+
+class TestFieldNames:
+    @pytest.mark.parametrize(
+        "fields",
+        [
+            ("rolearn", "username", "groups"),
+            ("roleARN", "UserName", "Groups"),
+            ("RoleArn", "USERNAME", "GROUPS"),
+            ("ROLEarn", "uſername", "groups"),  # Go folds LONG S onto s
+        ],
+    )
+    def test_any_letter_case(self, fields: tuple[str, str, str]) -> None:
+        arn, user, groups = fields
+        data = {"mapRoles": f"- {arn}: {ADMIN}\n  {user}: admin\n  {groups}: [system:masters]\n"}
+        assert find_mapping(data, ADMIN) == Mapping("role", ADMIN, "admin", ("system:masters",))
+
+    def test_of_two_spellings_the_one_sorting_last_wins(self) -> None:
+        # json.Marshal sorts the keys: "UserName" < "username", so "username" is applied last
+        data = {"mapRoles": f"- {{rolearn: {ADMIN}, username: b, UserName: a}}\n"}
+        assert find_mapping(data, ADMIN) == Mapping("role", ADMIN, "b")
+
+    def test_own_entry_in_another_spelling_is_still_the_bots(self) -> None:
+        bob = f"- userARN: {BOB.arn}\n  UserName: {BOB.username}\n  groups: [x]\n"
+        assert owned_mappings({"mapUsers": bob}) == [own(BOB, "x")]
+        assert without_mapping({"mapUsers": bob}, BOB.arn) == {"mapUsers": ""}
+        assert owned_mappings(with_mapping({"mapUsers": bob}, own(BOB, "y"))) == [own(BOB, "y")]
+
+    @pytest.mark.parametrize("key", ["maproles", "MapRoles", "mapusers"])
+    def test_top_level_keys_count_only_spelled_exactly(self, key: str) -> None:
+        data = {key: f"- rolearn: {DEV_ROLE.mapping_arn}\n  username: admin\n"}
+        assert find_mapping(data, DEV_ROLE.arn) is None
+        after = with_mapping(data, own(DEV_ROLE))
+        assert after[key] == data[key]  # never written to, never read as the list
+        assert find_mapping(after, DEV_ROLE.arn) == own(DEV_ROLE)
+
+
+class TestMistypedAndMissing:
+    def test_a_mistyped_field_keeps_the_entry_with_that_field_empty(self) -> None:
+        data = {"mapRoles": f"- rolearn: {ADMIN}\n  username: 5\n  groups: system:masters\n"}
+        assert find_mapping(data, ADMIN) == Mapping("role", ADMIN, "")
+
+    def test_list_elements_of_other_types_become_empty_groups(self) -> None:
+        data = {"mapRoles": f"- {{rolearn: {ADMIN}, username: a, groups: [5, ops, ~]}}\n"}
+        assert find_mapping(data, ADMIN) == Mapping("role", ADMIN, "a", ("", "ops", ""))
+
+    def test_go_yaml_types_not_pythons(self) -> None:
+        # go-yaml v2: a plain y is true (so no username), 1:30 and dates are text
+        data = {"mapRoles": f"- {{rolearn: {ADMIN}, username: y, groups: [1:30, 2001-12-14]}}\n"}
+        assert find_mapping(data, ADMIN) == Mapping("role", ADMIN, "", ("1:30", "2001-12-14"))
+
+    def test_an_entry_without_its_arn_is_skipped_alone(self) -> None:
+        data = {
+            "mapRoles": f"- username: x\n- rolearn: 5\n- just text\n- rolearn: {ADMIN}\n  username: a\n"
+        }
+        assert parse_mappings(data) == [Mapping("role", ADMIN, "a")]
+
+    def test_rolearn_and_sso_together_drop_the_entry(self) -> None:
+        entry = f"- rolearn: {ADMIN}\n  sso: oops\n  username: a\n"
+        assert find_mapping({"mapRoles": entry}, ADMIN) is None
+
+    def test_the_mapaccounts_default_ends_the_lookup(self) -> None:
+        data = {"mapAccounts": "- 111122223333\n"}
+        assert resolve(data, ADMIN) == Mapping("role", ADMIN, ADMIN)
+        assert resolve(data, "arn:aws:iam::444455556666:role/admin") is None
+        assert find_mapping(data, ADMIN) is None  # no entry maps it: the bot may add one
+        assert find_mapping(with_mapping(data, own(Principal.parse(ADMIN))), ADMIN)
+
+
+class TestDuplicates:
+    def test_roles_are_keyed_by_lower_cased_arn_and_the_last_wins(self) -> None:
+        data = {
+            "mapRoles": f"- {{rolearn: {ADMIN}, username: first}}\n- {{rolearn: {ADMIN.upper()}, username: last}}\n"
+        }
+        assert find_mapping(data, ADMIN) == Mapping("role", ADMIN.upper(), "last")
+
+    def test_case_variant_user_arns_are_ambiguous(self) -> None:
+        variant = ALICE.replace("alice", "Alice")
+        data = {
+            "mapUsers": f"- {{userarn: {ALICE}, username: a}}\n- {{userarn: {variant}, username: b}}\n"
+        }
+        with pytest.raises(AwsAuthAmbiguous) as raised:
+            find_mapping(data, ALICE)
+        assert ALICE in str(raised.value) and "at random" in str(raised.value)
+        assert isinstance(raised.value, PermanentError)
+        alice = Principal.parse(ALICE)
+        with pytest.raises(AwsAuthAmbiguous):
+            with_mapping(data, own(alice))
+
+    def test_case_variants_with_the_same_answer_are_not_ambiguous(self) -> None:
+        variant = ALICE.replace("alice", "Alice")
+        data = {
+            "mapUsers": f"- {{userarn: {ALICE}, username: a}}\n- {{userarn: {variant}, username: a}}\n"
+        }
+        assert find_mapping(data, ALICE) == Mapping("user", variant, "a")
+
+    def test_the_bot_may_remove_its_entry_from_an_ambiguous_pair(self) -> None:
+        alice = Principal.parse(ALICE)
+        theirs = f"- {{userarn: {ALICE.replace('alice', 'Alice')}, username: a}}\n"
+        data = {
+            "mapUsers": theirs
+            + f'- {{userarn: "{ALICE}", username: "{alice.username}", groups: []}}\n'
+        }
+        assert without_mapping(data, ALICE) == {"mapUsers": theirs}
+
+    def test_roles_are_looked_up_before_users(self) -> None:
+        data = {
+            "mapRoles": f"- {{rolearn: {ALICE}, username: r}}\n",
+            "mapUsers": f"- {{userarn: {ALICE}, username: u}}\n",
+        }
+        assert find_mapping(data, ALICE) == Mapping("role", ALICE, "r")
+
+
+class TestSso:
+    SSO = "- sso:\n    permissionSetName: AdministratorAccess\n    accountID: '111122223333'\n  username: admin:{{SessionName}}\n"
+
+    def test_an_sso_entry_maps_its_permission_set_roles(self) -> None:
+        found = find_mapping({"mapRoles": self.SSO}, SSO_ROLE)
+        assert found is not None and found.username == "admin:{{SessionName}}"
+        assert not found.owned
+
+    def test_an_sso_entry_covering_a_rolearn_entry_is_ambiguous(self) -> None:
+        data = {"mapRoles": self.SSO + f"- {{rolearn: {SSO_ROLE}, username: other}}\n"}
+        with pytest.raises(AwsAuthAmbiguous, match="sso"):
+            find_mapping(data, SSO_ROLE)
+
+    def test_the_bot_does_not_add_an_entry_an_sso_entry_covers(self) -> None:
+        role = Principal.parse(SSO_ROLE)
+        with pytest.raises(ValueError, match="did not create"):
+            with_mapping({"mapRoles": self.SSO}, own(role))
+        with pytest.raises(AwsAuthUnsafeEdit, match=SSO_ROLE):
+            verify_safe_edit(
+                {"mapRoles": self.SSO},
+                {
+                    "mapRoles": self.SSO
+                    + f'- {{rolearn: "{SSO_ROLE}", username: "{role.username}", groups: []}}\n'
+                },
+            )
+
+    @pytest.mark.parametrize(
+        "variant",
+        [
+            "accountID: 111122223333",  # a number, not text: the entry is invalid
+            "accountID: '111122223333'\n    partition: aws",  # an explicit partition never matches
+        ],
+    )
+    def test_sso_entries_that_match_nothing(self, variant: str) -> None:
+        entry = (
+            f"- sso:\n    permissionSetName: AdministratorAccess\n    {variant}\n  username: a\n"
+        )
+        assert find_mapping({"mapRoles": entry}, SSO_ROLE) is None
+        assert with_mapping({"mapRoles": entry}, own(Principal.parse(SSO_ROLE)))
+
+
+class TestBrokenLists:
+    BROKEN = "- rolearn: [unclosed\n"
+
+    def test_a_broken_list_is_lost_whole_while_the_other_stays(self) -> None:
+        data = {"mapRoles": self.BROKEN, "mapUsers": f"- {{userarn: {ALICE}, username: a}}\n"}
+        assert find_mapping(data, ALICE) == Mapping("user", ALICE, "a")
+
+    @pytest.mark.parametrize(
+        "roles",
+        [BROKEN, "- {rolearn: x, username: .inf}\n", "- {rolearn: x, ~: y}\n", "- &a [*a]\n"],
+    )
+    def test_users_can_still_be_added_and_removed(self, roles: str) -> None:
+        data = {"mapRoles": roles, "mapUsers": CLUSTER["mapUsers"]}
+        added = with_mapping(data, own(BOB, "devs"))
+        assert added["mapRoles"] == roles
+        assert find_mapping(added, BOB.arn) == own(BOB, "devs")
+        assert without_mapping(added, BOB.arn) == data
+
+    @pytest.mark.parametrize("users", [BROKEN, "just some text"])
+    def test_a_role_needs_both_lists_readable(self, users: str) -> None:
+        with pytest.raises(AwsAuthUnreadable, match="mapUsers"):
+            with_mapping({"mapUsers": users}, own(DEV_ROLE))
+        assert without_mapping({"mapUsers": users}, DEV_ROLE.arn) == {"mapUsers": users}
+
+    def test_a_list_libyaml_reads_but_the_authenticator_does_not_is_never_written(self) -> None:
+        data = {"mapUsers": "- {userarn: x, username: .nan}\n"}
+        with pytest.raises(AwsAuthUnreadable, match="JSON"):
+            with_mapping(data, own(BOB))
+        with pytest.raises(AwsAuthUnreadable):
+            without_mapping(data, BOB.arn)
+
+    def test_a_list_only_the_authenticator_reads_is_never_written(self) -> None:
+        data = {"mapUsers": f"- {{userarn: {ALICE}, username: !custom a}}\n"}
+        assert find_mapping(data, ALICE) == Mapping("user", ALICE, "a")
+        with pytest.raises(AwsAuthUnreadable, match="edits only"):
+            with_mapping(data, own(BOB))
+        assert without_mapping(data, BOB.arn) == data  # no entry of the bot's there
+
+
+class TestOwnEntriesElsewhere:
+    def test_adding_removes_the_bots_entries_for_the_arn_from_the_other_list(self) -> None:
+        # a role ARN in mapUsers is matched too (after mapRoles): one entry of the bot's only
+        stray = f'- {{userarn: "{DEV_ROLE.mapping_arn}", username: "{DEV_ROLE.username}", groups: [old]}}\n'
+        data = {"mapRoles": NODE_ROLES, "mapUsers": CLUSTER["mapUsers"] + stray}
+        after = with_mapping(data, own(DEV_ROLE, "new"))
+        assert after["mapUsers"] == CLUSTER["mapUsers"]
+        assert owned_mappings(after) == [own(DEV_ROLE, "new")]
+        assert with_mapping(after, own(DEV_ROLE, "new")) == after
+
+
+class TestSessionUsernames:
+    def test_an_entry_with_the_per_session_username_is_the_bots(self) -> None:
+        role = Principal.parse("arn:aws:iam::111122223333:role/AWSReservedSSO_Dev_1234")
+        shared = Mapping("role", role.mapping_arn, role.session_username, ("devs",))
+        added = with_mapping({"mapRoles": NODE_ROLES}, shared)
+        assert owned_mappings(added) == [shared]
+        assert find_mapping(added, role.arn) == shared
+        assert without_mapping(added, role.arn) == {"mapRoles": NODE_ROLES}
+        fixed = with_mapping(added, own(role))  # the fixed form replaces the per-session one
+        assert owned_mappings(fixed) == [own(role)]
+
+
+class TestVerifyResolution:
+    def test_removing_a_foreign_entry_by_hand_is_caught_even_if_the_text_hides_it(self) -> None:
+        before = {"mapRoles": f"- rolearn: {ADMIN}\n  username: admin\n"}
+        after = {"mapRoles": f"- rolearn: {ADMIN}\n  username: admin\n  sso: x\n"}
+        with pytest.raises(AwsAuthUnsafeEdit):
+            verify_safe_edit(before, after)
+
+    def test_the_mapaccounts_default_counts(self) -> None:
+        # a foreign entry for ADMIN goes; ADMIN would fall back to the mapAccounts default
+        before = {
+            "mapAccounts": "- '111122223333'\n",
+            "mapUsers": f"- {{userarn: {ADMIN}, username: a}}\n",
+        }
+        with pytest.raises(AwsAuthUnsafeEdit, match=ADMIN):
+            verify_safe_edit(before, {**before, "mapUsers": ""})
+
+    def test_dropping_the_bots_shadowing_entry_is_allowed(self) -> None:
+        theirs = f"- {{rolearn: {ADMIN}, username: admin}}\n"
+        ours = f'- {{rolearn: "{ADMIN}", username: "eks-access:111122223333:role/admin", groups: []}}\n'
+        verify_safe_edit({"mapRoles": theirs + ours}, {"mapRoles": theirs})
+        with pytest.raises(AwsAuthUnsafeEdit):
+            verify_safe_edit({"mapRoles": theirs}, {"mapRoles": theirs + ours})
