@@ -14,8 +14,15 @@ import yaml
 
 from bot.domain.commands import NAME
 from bot.domain.durations import InvalidDuration, parse_duration
-from bot.domain.policy import EVERYONE, ClusterConfig, Policy, Profile
-from bot.domain.principals import Principal
+from bot.domain.policy import (
+    EVERYONE,
+    MAPPING_MODES,
+    ClusterConfig,
+    MappingMode,
+    Policy,
+    Profile,
+)
+from bot.domain.principals import Identity, Principal
 from bot.domain.rbac import PolicyRule
 
 
@@ -95,6 +102,13 @@ class _Problems:
             raise PolicyError(self.items)
 
 
+_CLUSTER_KEYS = {
+    "name", "kubeconfig", "context", "eks", "default", "mapping", "assume_role", "external_id",
+    "sso_role",
+}  # fmt: skip
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
+
+
 def _clusters(raw: Any, p: _Problems) -> list[ClusterConfig]:
     if not isinstance(raw, list) or not raw:
         p.add("clusters: required, a list with at least one cluster")
@@ -105,13 +119,16 @@ def _clusters(raw: Any, p: _Problems) -> list[ClusterConfig]:
         if not isinstance(c, dict):
             p.add(f"{where}: must be a mapping with name and kubeconfig or eks")
             continue
-        p.unknown(c, f"{where}.", {"name", "kubeconfig", "context", "eks", "default"})
+        p.unknown(c, f"{where}.", _CLUSTER_KEYS)
         name = str(c.get("name", ""))
         if not NAME.fullmatch(name):
             p.add(f"{where}.name: required; lower-case letters, digits and dashes")
         eks = c.get("eks")
-        if (eks is None) == (c.get("kubeconfig") is None):
-            p.add(f"{where}: give exactly one of kubeconfig or eks")
+        if eks is None and c.get("kubeconfig") is None:
+            p.add(
+                f"{where}: give kubeconfig, eks, or both (Kubernetes through the kubeconfig, "
+                "AWS calls to that EKS cluster)"
+            )
         if isinstance(eks, dict):
             p.unknown(eks, f"{where}.eks.", {"name", "region"})
         if eks is not None and not (
@@ -127,13 +144,67 @@ def _clusters(raw: Any, p: _Problems) -> list[ClusterConfig]:
                 eks_name=str(eks["name"]) if eks else None,
                 eks_region=str(eks["region"]) if eks else None,
                 default=_flag(c, "default", where, p),
+                mapping=_mapping_mode(c, where, has_eks=eks is not None, p=p),
+                assume_role=_role_arn(c, "assume_role", where, p),
+                external_id=_external_id(c, where, p),
+                sso_role=_role_arn(c, "sso_role", where, p),
             )
         )
+        if c.get("assume_role") is not None and eks is None:
+            p.add(
+                f"{where}.assume_role: only AWS calls use it, so the cluster needs "
+                "eks: {name, region}"
+            )
     if len({c.name for c in out}) != len(out):
         p.add("clusters: names must be unique")
     if sum(c.default for c in out) > 1:
         p.add("clusters: at most one cluster may be `default: true`")
     return out
+
+
+def _mapping_mode(c: dict[str, Any], where: str, *, has_eks: bool, p: _Problems) -> MappingMode:
+    value = c.get("mapping", "auto")
+    allowed = ", ".join(MAPPING_MODES)
+    if value not in MAPPING_MODES:
+        p.add(f"{where}.mapping: {value!r} is not one of {allowed}")
+        return "auto"
+    if value == "access-entries" and not has_eks:
+        p.add(
+            f"{where}.mapping: access-entries are made through the EKS API, so the cluster "
+            "needs eks: {name, region}"
+        )
+    mode: MappingMode = value
+    return mode
+
+
+def _role_arn(c: dict[str, Any], key: str, where: str, p: _Problems) -> str | None:
+    value = c.get(key)
+    if value is None:
+        return None
+    try:
+        principal = Principal.parse(str(value))
+    except ValueError as e:
+        p.add(f"{where}.{key}: {e}")
+        return None
+    if principal.kind != "role":
+        p.add(f"{where}.{key}: {value!r} is an IAM user; give an IAM role ARN")
+        return None
+    return principal.arn
+
+
+def _external_id(c: dict[str, Any], where: str, p: _Problems) -> str | None:
+    value = c.get("external_id")
+    if value is None:
+        return None
+    if c.get("assume_role") is None:
+        p.add(f"{where}.external_id: only used with assume_role")
+    if not _EXTERNAL_ID.match(str(value)):
+        p.add(
+            f"{where}.external_id: 2 to 1224 of letters, digits and + = , . @ : / - _ "
+            f"(as STS allows), not {value!r}"
+        )
+        return None
+    return str(value)
 
 
 def _flag(mapping: dict[str, Any], key: str, where: str, p: _Problems) -> bool:
@@ -144,21 +215,30 @@ def _flag(mapping: dict[str, Any], key: str, where: str, p: _Problems) -> bool:
     return value
 
 
-def _identities(raw: Any, p: _Problems) -> dict[str, str]:
+def _identities(raw: Any, p: _Problems) -> dict[str, Identity]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
         p.add("identities: must map Slack user ids to IAM ARNs")
         return {}
     out = {}
-    for user, arn in raw.items():
+    for user, value in raw.items():
+        where = f"identities.{user}"
         if not re.match(r"^[UW][A-Z0-9]{2,}$", str(user)):
-            p.add(f"identities.{user}: not a Slack user id (U… or W…)")
+            p.add(f"{where}: not a Slack user id (U… or W…)")
             continue
+        arn, session = value, None
+        if isinstance(value, dict):
+            p.unknown(value, f"{where}.", {"arn", "session"})
+            arn, session = value.get("arn"), value.get("session")
+            if arn is None:
+                p.add(f"{where}.arn: required, the IAM role (or user) ARN")
+                continue
+            session = None if session is None else str(session)
         try:
-            out[str(user)] = Principal.parse(str(arn)).arn
+            out[str(user)] = Identity.parse(str(arn), session)
         except ValueError as e:
-            p.add(f"identities.{user}: {e}")
+            p.add(f"{where}: {e}")
     return out
 
 

@@ -12,7 +12,7 @@ import os
 import signal
 
 from bot.domain.ports import ClusterGateway, OwnedClusterState
-from bot.domain.principals import Principal
+from bot.domain.principals import Identity, Principal
 from bot.domain.rbac import RbacGrant
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,9 @@ class CrashingGateway:
             logging.shutdown()
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def ensure_mapping(self, principal: Principal) -> str:
+    def ensure_mapping(self, identity: Identity) -> str:
         self._at("before:ensure_mapping")
-        username = self.inner.ensure_mapping(principal)
+        username = self.inner.ensure_mapping(identity)
         self._at("after:ensure_mapping")
         return username
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bot.domain.principals import Identity
+
 
 class GrantStatus(StrEnum):
     PENDING = "pending"
@@ -80,9 +82,15 @@ class Grant:
     last_error: str | None = None
     approval_channel: str | None = None
     approval_ts: str | None = None
+    #: The STS session name of the requester on a shared role (IAM Identity Center).
+    session_name: str | None = None
 
     def evolve(self, **changes: object) -> Grant:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def identity(self) -> Identity:
+        return Identity.parse(self.principal_arn, self.session_name)
 
     def time_left(self, now: datetime) -> timedelta:
         if self.expires_at is None:
@@ -100,6 +108,11 @@ class GrantRef:
     namespace: str
     principal_arn: str
     k8s_username: str | None
+    session_name: str | None = None
+
+    @property
+    def identity(self) -> Identity:
+        return Identity.parse(self.principal_arn, self.session_name)
 
 
 class ExtensionStatus(StrEnum):

@@ -9,9 +9,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
+from bot.domain.errors import PermanentError
+from bot.domain.principals import Identity
 from bot.domain.rbac import PolicyRule
 
 EVERYONE = "*"
+
+#: How the bot maps an identity to a Kubernetes username on a cluster.
+MappingMode = Literal["aws-auth", "access-entries", "auto"]
+MAPPING_MODES: tuple[MappingMode, ...] = ("aws-auth", "access-entries", "auto")
 
 
 @dataclass(frozen=True)
@@ -22,9 +28,40 @@ class ClusterConfig:
     eks_name: str | None = None
     eks_region: str | None = None
     default: bool = False
+    #: aws-auth, access-entries, or auto: from the EKS cluster's authentication mode.
+    mapping: MappingMode = "auto"
+    #: Every AWS call for this cluster uses credentials from STS AssumeRole on this role.
+    assume_role: str | None = None
+    external_id: str | None = None
+    #: Requesters without an identity of their own act as this role, session = Slack email.
+    sso_role: str | None = None
+
+    def mapping_for(self, authentication_mode: str | None) -> Literal["aws-auth", "access-entries"]:
+        """Where this cluster's identity mappings go, given what EKS says the cluster reads.
+
+        `authentication_mode` is None when the cluster is not an EKS one the bot can ask (or the
+        API does not say, as for clusters from before access entries): aws-auth.
+        """
+        mode = authentication_mode
+        if self.mapping == "auto":
+            return "access-entries" if mode in ("API", "API_AND_CONFIG_MAP") else "aws-auth"
+        if self.mapping == "aws-auth" and mode == "API":
+            raise PermanentError(
+                f"EKS cluster `{self.eks_name}` reads access entries only (authentication mode "
+                f"API), so an aws-auth entry would be ignored. Set `mapping: access-entries` "
+                f"(or `auto`) for cluster `{self.name}`."
+            )
+        if self.mapping == "access-entries" and mode == "CONFIG_MAP":
+            raise PermanentError(
+                f"EKS cluster `{self.eks_name}` reads aws-auth only (authentication mode "
+                f"CONFIG_MAP), so it has no access entries. Set `mapping: aws-auth` (or `auto`) "
+                f"for cluster `{self.name}`, or move the cluster to API_AND_CONFIG_MAP."
+            )
+        return "access-entries" if self.mapping == "access-entries" else "aws-auth"
 
     @property
     def is_eks(self) -> bool:
+        """Whether the bot talks to the EKS API for this cluster (access entries, mode)."""
         return self.eks_name is not None
 
     def usage_hint(self) -> str:
@@ -61,7 +98,7 @@ class Profile:
 class Policy:
     approval_channel: str
     clusters: tuple[ClusterConfig, ...]
-    identities: dict[str, str]
+    identities: dict[str, Identity]
     profiles: dict[str, Profile]
     alert_channel: str | None = None
 

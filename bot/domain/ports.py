@@ -16,7 +16,7 @@ from bot.domain.grants import (
     GrantStatus,
 )
 from bot.domain.policy import ClusterConfig, Profile
-from bot.domain.principals import Principal
+from bot.domain.principals import Identity, Principal
 from bot.domain.rbac import RbacGrant
 
 
@@ -31,23 +31,24 @@ class OwnedClusterState:
     """What the bot owns in one cluster, read with one list call per namespace (plus aws-auth)."""
 
     bindings: dict[str, set[str]] = field(default_factory=dict)  # namespace -> grant ids
-    mapped_arns: set[str] = field(
-        default_factory=set
-    )  # mapping ARNs of the bot's own aws-auth entries
+    #: Principal ARNs of the bot's own identity mappings (aws-auth entries or access entries).
+    mapped_arns: set[str] = field(default_factory=set)
 
 
 class ClusterGateway(Protocol):
     """One Kubernetes cluster. Every method is idempotent; raises TransientError/PermanentError."""
 
-    def ensure_mapping(self, principal: Principal) -> str:
-        """Map `principal` in aws-auth unless already mapped; return the username it gets.
+    def ensure_mapping(self, identity: Identity) -> str:
+        """Map the identity's principal unless already mapped (aws-auth entry or access entry,
+        whichever the cluster reads); return the Kubernetes username this person will have.
 
-        An entry the bot did not create is never modified: its username is returned instead.
+        An entry the bot did not create is never modified: the username it gives this person
+        is returned instead (rendered for their session name).
         """
         ...
 
     def remove_mapping(self, principal: Principal) -> None:
-        """Remove the bot's own aws-auth entry for `principal`, if there is one."""
+        """Remove the bot's own mapping of `principal`, if there is one."""
         ...
 
     def ensure_rbac(self, rbac: RbacGrant) -> None:
@@ -184,6 +185,11 @@ class Directory(Protocol):
     def groups_of(self, user_id: str, candidates: tuple[str, ...]) -> frozenset[str]:
         """Which of the candidate Slack user groups the user belongs to (read live, cached
         briefly)."""
+        ...
+
+    def email_of(self, user_id: str) -> str | None:
+        """The email address of the user's Slack profile; None when there is none or Slack
+        cannot say (the caller refuses: it is someone's sign-in name)."""
         ...
 
 

@@ -13,6 +13,8 @@ PROFILE_LABEL = "eks-access/profile"
 GRANT_ID_ANNOTATION = "eks-access/grant-id"
 EXPIRES_ANNOTATION = "eks-access/expires-at"
 REQUESTER_ANNOTATION = "eks-access/requester"
+#: The tag on the EKS access entries the bot creates (with MANAGED_BY_VALUE).
+ACCESS_ENTRY_OWNER_TAG = "managed-by"
 
 
 @dataclass(frozen=True)

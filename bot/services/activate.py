@@ -5,7 +5,6 @@ from __future__ import annotations
 from bot.domain.errors import EksAccessError, PermanentError, TransientError
 from bot.domain.grants import AuditEvent, EndReason, Grant, GrantStatus
 from bot.domain.plan import rbac_for_grant
-from bot.domain.principals import Principal
 from bot.services.deps import Deps
 from bot.services.failures import schedule_retry
 from bot.services.finish_revocation import FinishRevocation
@@ -39,7 +38,7 @@ class ActivateGrant:
             # Both steps are recorded together when the grant turns active. Until then it is
             # `activating`, and a re-run (after a crash, by the sweep) repeats them: each is
             # idempotent, and the mapping yields the same username again.
-            username = gateway.ensure_mapping(Principal.parse(grant.principal_arn))
+            username = gateway.ensure_mapping(grant.identity)
             gateway.ensure_rbac(rbac_for_grant(grant, profile, username, grant.expires_at))
         except TransientError as e:
             return schedule_retry(deps, grant, e, step="activate")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from bot.domain.errors import EksAccessError
 from bot.domain.grants import HOLDS_ACCESS, AuditEvent, Grant, GrantStatus
-from bot.domain.principals import Principal
 from bot.services.deps import Deps
 from bot.services.failures import schedule_retry
 
@@ -33,7 +32,7 @@ class FinishRevocation:
             gateway = deps.clusters.get(grant.cluster)
             gateway.delete_rbac(grant.id, grant.namespace)
             if not self._mapping_still_needed(grant):
-                gateway.remove_mapping(Principal.parse(grant.principal_arn))
+                gateway.remove_mapping(grant.identity.principal)
         except EksAccessError as e:
             if grant.status is GrantStatus.ENDED:
                 return grant  # the reconcile pass removes what is left

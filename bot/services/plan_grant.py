@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from bot.domain.commands import Command, GrantCommand
 from bot.domain.durations import format_duration
@@ -11,14 +11,25 @@ from bot.domain.errors import Rejected
 from bot.domain.grants import Grant, GrantStatus
 from bot.domain.manifests import role_binding_manifest, role_manifest
 from bot.domain.plan import rbac_for_grant
-from bot.domain.policy import Policy, group_ids, names_member
-from bot.domain.principals import Principal
+from bot.domain.policy import ClusterConfig, Policy, group_ids, names_member
+from bot.domain.principals import Identity
+from bot.domain.rbac import ACCESS_ENTRY_OWNER_TAG, MANAGED_BY_VALUE
 from bot.services.request_access import check_request
 
 PLACEHOLDER_ID = "planned0"
 
 
-def plan_grant(policy: Policy, *, user: str, command: Command, now: datetime) -> dict[str, Any]:
+def plan_grant(
+    policy: Policy,
+    *,
+    user: str,
+    command: Command,
+    now: datetime,
+    email: str | None = None,
+    mapping: Literal["aws-auth", "access-entries"] | None = None,
+) -> dict[str, Any]:
+    """`email`: the requester's Slack email (a cluster's `sso_role` session name).
+    `mapping`: where the cluster maps identities, when known; None shows both ways."""
     if not isinstance(command, GrantCommand):
         raise Rejected("Only `grant` can be planned.")
     unchecked_groups: list[str] = []
@@ -30,12 +41,13 @@ def plan_grant(policy: Policy, *, user: str, command: Command, now: datetime) ->
         unchecked_groups.extend(group_ids(members))
         return bool(group_ids(members))
 
-    checked = check_request(policy, user, command, is_member)
-    principal = Principal.parse(checked.principal_arn)
+    checked = check_request(policy, user, command, is_member, lambda _user: email)
+    identity = checked.identity
     grant = Grant(
         id=PLACEHOLDER_ID,
         requester=user,
-        principal_arn=principal.arn,
+        principal_arn=identity.principal.arn,
+        session_name=identity.session,
         profile=checked.profile.name,
         cluster=checked.cluster.name,
         namespace=checked.namespace,
@@ -45,25 +57,68 @@ def plan_grant(policy: Policy, *, user: str, command: Command, now: datetime) ->
         created_at=now,
         pending_until=now + checked.profile.pending_timeout,
     )
-    rbac = rbac_for_grant(grant, checked.profile, principal.username, now + command.duration)
-    key, arn_key = ("mapUsers", "userarn") if principal.kind == "user" else ("mapRoles", "rolearn")
+    rbac = rbac_for_grant(grant, checked.profile, identity.owned_username, now + command.duration)
     plan: dict[str, Any] = {
         "cluster": checked.cluster.name,
         "namespace": checked.namespace,
         "duration": format_duration(command.duration),
-        "aws-auth": {
-            "configmap": "kube-system/aws-auth",
-            "key": key,
-            "add_entry_unless_mapped": {
-                arn_key: principal.mapping_arn,
-                "username": principal.username,
-                "groups": [],
-            },
-            "note": "entries the bot did not create are never modified; if the principal is "
-            "already mapped, its existing username is bound instead",
-        },
-        "rbac": [m for m in (role_manifest(rbac), role_binding_manifest(rbac)) if m],
+        "identity": _identity_plan(identity),
     }
+    if mapping in (None, "aws-auth"):
+        plan["aws-auth"] = _aws_auth_plan(identity)
+    if mapping in (None, "access-entries") and checked.cluster.is_eks:
+        plan["access-entry"] = _access_entry_plan(checked.cluster, identity)
+    if mapping is None and checked.cluster.is_eks:
+        plan["mapping"] = (
+            "the cluster's authentication mode decides: access entries in API and "
+            "API_AND_CONFIG_MAP, aws-auth in CONFIG_MAP"
+        )
+    plan["rbac"] = [m for m in (role_manifest(rbac), role_binding_manifest(rbac)) if m]
     if unchecked_groups:
         plan["assumed_group_membership"] = sorted(set(unchecked_groups))
     return plan
+
+
+def _identity_plan(identity: Identity) -> dict[str, Any]:
+    out: dict[str, Any] = {"principal": identity.principal.arn}
+    if identity.session is not None:
+        out["session"] = identity.session
+    out["username_unless_already_mapped"] = identity.owned_username
+    return out
+
+
+def _aws_auth_plan(identity: Identity) -> dict[str, Any]:
+    principal = identity.principal
+    key, arn_key = ("mapUsers", "userarn") if principal.kind == "user" else ("mapRoles", "rolearn")
+    return {
+        "configmap": "kube-system/aws-auth",
+        "key": key,
+        "add_entry_unless_mapped": {
+            arn_key: principal.mapping_arn,
+            "username": identity.owned_username_template,
+            "groups": [],
+        },
+        "note": "entries the bot did not create are never modified; if the principal is "
+        "already mapped, the username that entry gives this person is bound instead",
+    }
+
+
+def _access_entry_plan(cluster: ClusterConfig, identity: Identity) -> dict[str, Any]:
+    target = {"clusterName": cluster.eks_name, "principalArn": identity.principal.arn}
+    return {
+        "eks_cluster": f"{cluster.eks_name} ({cluster.eks_region})",
+        "calls": [
+            {"DescribeAccessEntry": target},
+            {
+                "CreateAccessEntry (unless an entry exists)": {
+                    **target,
+                    "username": identity.owned_username_template,
+                    "type": "STANDARD",
+                    "tags": {ACCESS_ENTRY_OWNER_TAG: MANAGED_BY_VALUE},
+                }
+            },
+        ],
+        "note": "an entry the bot did not create is never updated, deleted or given access "
+        "policies; the username it gives this person is bound instead. The bot's entry is "
+        "deleted with the last grant of this principal on the cluster",
+    }

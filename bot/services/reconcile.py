@@ -42,25 +42,25 @@ class ReconcileCluster:
         state = gateway.owned_state(namespaces)
         refs = deps.store.grant_refs(statuses=HOLDS_ACCESS, cluster=cluster)
         live = {r.id: r for r in refs}
-        needed_arns = {Principal.parse(r.principal_arn).mapping_arn.lower() for r in refs}
-        mapped = {arn.lower() for arn in state.mapped_arns}
+        needed = {_key(r.principal_arn) for r in refs}
+        mapped = {_key(arn) for arn in state.mapped_arns}
         now = deps.clock.now()
         for ref in refs:
             profile = deps.policy.profiles.get(ref.profile)
             if ref.status is not GrantStatus.ACTIVE or profile is None or not ref.k8s_username:
                 continue  # activation in progress: the sweep owns it
-            principal = Principal.parse(ref.principal_arn)
+            identity = ref.identity
             missing_binding = ref.id not in state.bindings.get(ref.namespace, set())
+            # Only a mapping the bot made itself is the bot's to put back.
             missing_mapping = (
-                principal.mapping_arn.lower() not in mapped
-                and ref.k8s_username == principal.username
+                identity.principal.key not in mapped and ref.k8s_username == identity.owned_username
             )
             if not (missing_binding or missing_mapping):
                 continue
             try:
                 if missing_mapping:
-                    gateway.ensure_mapping(principal)
-                    mapped.add(principal.mapping_arn.lower())  # once per principal
+                    gateway.ensure_mapping(identity)
+                    mapped.add(identity.principal.key)  # once per principal
                 grant = deps.store.get_grant(ref.id) if missing_binding else None
                 if grant is not None and grant.expires_at is not None and grant.k8s_username:
                     gateway.ensure_rbac(
@@ -88,15 +88,15 @@ class ReconcileCluster:
                     grant_id,
                     namespace,
                 )
-        orphans = [arn for arn in state.mapped_arns if arn.lower() not in needed_arns]
+        orphans = [arn for arn in state.mapped_arns if _key(arn) not in needed]
         if orphans:
             # Read once more: a grant of the same principal may have started activating since.
             still = {
-                Principal.parse(r.principal_arn).mapping_arn.lower()
+                _key(r.principal_arn)
                 for r in deps.store.grant_refs(statuses=HOLDS_ACCESS, cluster=cluster)
             }
             for arn in orphans:
-                if arn.lower() not in still:
+                if _key(arn) not in still:
                     self._remove(
                         report,
                         report.removed_mappings,
@@ -122,3 +122,8 @@ class ReconcileCluster:
             )
         except EksAccessError as e:
             report.errors.append(f"{what}: {e}")
+
+
+def _key(arn: str) -> str:
+    """aws-auth holds role ARNs without their path, access entries with it: compare principals."""
+    return Principal.parse(arn).key

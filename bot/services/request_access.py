@@ -10,6 +10,7 @@ from bot.domain.durations import format_duration
 from bot.domain.errors import Rejected
 from bot.domain.grants import OPEN, AuditEvent, Grant, GrantStatus
 from bot.domain.policy import ClusterConfig, Policy, Profile
+from bot.domain.principals import Identity
 from bot.services.deps import Deps
 
 
@@ -25,7 +26,9 @@ class RequestAccess:
 
     def execute(self, *, requester: str, command: GrantCommand) -> Grant:
         deps = self.deps
-        checked = check_request(deps.policy, requester, command, deps.is_member)
+        checked = check_request(
+            deps.policy, requester, command, deps.is_member, deps.directory.email_of
+        )
         profile, cluster, namespace = checked.profile, checked.cluster, checked.namespace
         now = deps.clock.now()
         duplicate = deps.store.find_grants(statuses=OPEN, requester=requester, cluster=cluster.name)
@@ -39,7 +42,8 @@ class RequestAccess:
         grant = Grant(
             id=deps.new_id(),
             requester=requester,
-            principal_arn=checked.principal_arn,
+            principal_arn=checked.identity.principal.arn,
+            session_name=checked.identity.session,
             profile=profile.name,
             cluster=cluster.name,
             namespace=namespace,
@@ -75,7 +79,7 @@ class CheckedRequest:
     profile: Profile
     cluster: ClusterConfig
     namespace: str
-    principal_arn: str
+    identity: Identity
 
 
 def check_request(
@@ -83,6 +87,7 @@ def check_request(
     requester: str,
     command: GrantCommand,
     is_member: Callable[[str, tuple[str, ...]], bool],
+    email_of: Callable[[str], str | None],
 ) -> CheckedRequest:
     """Every policy check of a grant request, in the order a user would want to hear them."""
     profile = policy.profiles.get(command.profile)
@@ -91,13 +96,13 @@ def check_request(
         allowed = ", ".join(f"`{n}`" for n in mine) or "none"
         what = "There is no profile" if profile is None else "You may not request"
         raise Rejected(f"{what} `{command.profile}`. Profiles you may request: {allowed}.")
-    principal_arn = policy.identities.get(requester)
-    if principal_arn is None:
+    cluster = policy.cluster(command.cluster)
+    identity = policy.identities.get(requester)
+    if identity is None and (cluster is None or cluster.sso_role is None):
         raise Rejected(
             "You have no IAM identity in the policy, so there is nothing to grant access to. "
             f"Ask the platform team to add your Slack id `{requester}` under `identities`."
         )
-    cluster = policy.cluster(command.cluster)
     if cluster is None:
         names = ", ".join(f"`{c.name}`" for c in policy.clusters)
         raise Rejected(f"There is no cluster `{command.cluster}`. Clusters: {names}.")
@@ -108,7 +113,28 @@ def check_request(
         )
     namespace = _namespace(profile, command.namespace)
     _check_duration(profile, command)
-    return CheckedRequest(profile, cluster, namespace, principal_arn)
+    if identity is None:
+        identity = _sso_identity(cluster, email_of(requester))
+    return CheckedRequest(profile, cluster, namespace, identity)
+
+
+def _sso_identity(cluster: ClusterConfig, email: str | None) -> Identity:
+    """The cluster's shared IAM Identity Center role, signed in to as the requester's email."""
+    assert cluster.sso_role is not None
+    if not email:
+        raise Rejected(
+            f"On `{cluster.name}` you sign in through the shared role `{cluster.sso_role}` with "
+            "your email address as the session name, but your Slack profile shows no email. "
+            "Ask the platform team to add you under `identities`."
+        )
+    try:
+        return Identity.parse(cluster.sso_role, email)
+    except ValueError:
+        raise Rejected(
+            f"Your email `{email}` cannot be an AWS session name (at most 64 of letters, "
+            "digits and + = , . @ _ -), so the bot cannot tell you apart on the shared role "
+            f"`{cluster.sso_role}`. Ask the platform team to add you under `identities`."
+        ) from None
 
 
 def _namespace(profile: Profile, asked: str | None) -> str:

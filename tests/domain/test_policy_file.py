@@ -17,7 +17,7 @@ def test_the_documented_example_is_accepted_as_is() -> None:
     assert profile.approvers == ("U0CAROL",) and profile.requesters == ("*",)
     assert profile.max_duration.total_seconds() == 4 * 3600
     assert profile.min_duration.total_seconds() == 10
-    assert policy.identities["U0DAVE"] == "arn:aws:iam::111122223333:role/dave-admin"
+    assert policy.identities["U0DAVE"].principal.arn == "arn:aws:iam::111122223333:role/dave-admin"
 
 
 def problems(doc: dict) -> list[str]:
@@ -41,8 +41,57 @@ def base() -> dict:
             "defaults.max_duration: `8 hours` is not a duration",
         ),
         (
-            lambda d: d["clusters"][0].update(eks={"name": "x", "region": "y"}),
-            "give exactly one of kubeconfig or eks",
+            lambda d: d["clusters"][0].pop("kubeconfig"),
+            "clusters[0]: give kubeconfig, eks, or both",
+        ),
+        (
+            lambda d: d["clusters"][0].update(mapping="configmap"),
+            "clusters[0].mapping: 'configmap' is not one of aws-auth, access-entries, auto",
+        ),
+        (
+            lambda d: d["clusters"][0].update(mapping="access-entries"),
+            "clusters[0].mapping: access-entries are made through the EKS API",
+        ),
+        (
+            lambda d: d["clusters"][0].update(assume_role="arn:aws:iam::111122223333:role/x"),
+            "clusters[0].assume_role: only AWS calls use it",
+        ),
+        (
+            lambda d: d["clusters"][0].update(
+                eks={"name": "x", "region": "eu-west-1"},
+                assume_role="arn:aws:iam::111122223333:user/x",
+            ),
+            "clusters[0].assume_role: 'arn:aws:iam::111122223333:user/x' is an IAM user",
+        ),
+        (
+            lambda d: d["clusters"][0].update(external_id="abc"),
+            "clusters[0].external_id: only used with assume_role",
+        ),
+        (
+            lambda d: d["clusters"][0].update(sso_role="arn:aws:sts::1:assumed-role/x/y"),
+            "clusters[0].sso_role: 'arn:aws:sts::1:assumed-role/x/y' is not an IAM user or role",
+        ),
+        (
+            lambda d: d["identities"].update(
+                U0EVE={"arn": "arn:aws:iam::111122223333:user/eve", "session": "eve"}
+            ),
+            "identities.U0EVE: 'arn:aws:iam::111122223333:user/eve' is an IAM user; only roles",
+        ),
+        (
+            lambda d: d["identities"].update(
+                U0EVE={"arn": "arn:aws:iam::111122223333:role/sso", "session": "e v e"}
+            ),
+            "identities.U0EVE: 'e v e' is not an STS session name",
+        ),
+        (
+            lambda d: d["identities"].update(U0EVE={"session": "eve"}),
+            "identities.U0EVE.arn: required",
+        ),
+        (
+            lambda d: d["identities"].update(
+                U0EVE={"arn": "arn:aws:iam::111122223333:role/sso", "sesion": "eve"}
+            ),
+            "identities.U0EVE.sesion: unknown setting (allowed: arn, session)",
         ),
         (
             lambda d: d["clusters"][0].update(default="false"),
@@ -87,6 +136,37 @@ def test_each_problem_is_named_precisely(edit, message: str) -> None:
     doc = base()
     edit(doc)
     assert any(message in p for p in problems(doc)), problems(doc)
+
+
+def test_identities_name_users_roles_and_sessions_on_shared_roles() -> None:
+    doc = base()
+    sso = "arn:aws:iam::111122223333:role/AWSReservedSSO_EKSUsers_0123456789abcdef"
+    doc["identities"].update(
+        U0ALICE={"arn": sso, "session": "alice@example.com"},
+        U0BOB="arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_EKSUsers_0123456789abcdef/bob@example.com",
+    )
+    doc["clusters"][0].update(
+        eks={"name": "dev", "region": "eu-west-1"},
+        mapping="access-entries",
+        assume_role="arn:aws:iam::444455556666:role/eks-access",
+        external_id="platform-42",
+        sso_role=sso,
+    )
+    policy = parse_policy(doc)
+    alice, bob = policy.identities["U0ALICE"], policy.identities["U0BOB"]
+    assert (alice.principal.arn, alice.session) == (sso, "alice@example.com")
+    assert (bob.principal.arn, bob.session) == (sso, "bob@example.com")
+    cluster = policy.clusters[0]
+    assert (cluster.kubeconfig is not None, cluster.eks_name, cluster.mapping) == (
+        True,
+        "dev",
+        "access-entries",
+    )
+    assert (cluster.assume_role, cluster.external_id, cluster.sso_role) == (
+        "arn:aws:iam::444455556666:role/eks-access",
+        "platform-42",
+        sso,
+    )
 
 
 def test_all_problems_are_reported_at_once() -> None:

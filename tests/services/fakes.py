@@ -20,7 +20,7 @@ from bot.domain.grants import (
 )
 from bot.domain.policy import ClusterConfig, Profile
 from bot.domain.ports import MessageRef, OwnedClusterState
-from bot.domain.principals import Principal
+from bot.domain.principals import Identity, Principal
 from bot.domain.rbac import RbacGrant
 from bot.policy_file import parse_policy
 from bot.services.deps import Deps, Retry
@@ -170,12 +170,13 @@ class FakeCluster:
         if self.fail_next:
             raise self.fail_next.pop(0)
 
-    def ensure_mapping(self, principal: Principal) -> str:
+    def ensure_mapping(self, identity: Identity) -> str:
         self._step("ensure_mapping")
+        principal = identity.principal
         if principal.mapping_arn in self.foreign:
-            return self.foreign[principal.mapping_arn]
-        self.mappings[principal.mapping_arn] = principal.username
-        return principal.username
+            return identity.render(self.foreign[principal.mapping_arn])
+        self.mappings[principal.mapping_arn] = identity.owned_username_template
+        return identity.owned_username
 
     def remove_mapping(self, principal: Principal) -> None:
         self._step("remove_mapping")
@@ -224,11 +225,17 @@ class FakeNotifier:
 
 
 class FakeDirectory:
-    def __init__(self, groups: dict[str, set[str]] | None = None) -> None:
+    def __init__(
+        self, groups: dict[str, set[str]] | None = None, emails: dict[str, str] | None = None
+    ) -> None:
         self.groups = groups or {}
+        self.emails = emails or {}
 
     def groups_of(self, user_id: str, candidates: tuple[str, ...]) -> frozenset[str]:
         return frozenset(g for g in candidates if user_id in self.groups.get(g, set()))
+
+    def email_of(self, user_id: str) -> str | None:
+        return self.emails.get(user_id)
 
 
 class FakeTimers:

@@ -28,6 +28,8 @@ class SlackStub:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.group_members: dict[str, list[str]] = {}
+        #: users.info answers: Slack user id -> profile email (users:read.email).
+        self.emails: dict[str, str] = {}
         self.failures: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
@@ -108,6 +110,10 @@ class SlackStub:
                 "ts": f"{next(self._ts)}.000100",
                 "message": {"text": args.get("text")},
             }
+        if method == "users.info":
+            user = args.get("user", "")
+            profile = {"email": self.emails[user]} if user in self.emails else {}
+            return 200, {"ok": True, "user": {"id": user, "profile": profile}}
         if method == "usergroups.users.list":
             return 200, {"ok": True, "users": self.group_members.get(args.get("usergroup", ""), [])}
         return 200, {"ok": True}

@@ -114,11 +114,22 @@ def access_active(grant: Grant, cluster: ClusterConfig) -> Blocks:
             f"(approved by <@{grant.decided_by}>, request `{grant.id}`)."
         ),
         section(
-            f"To use it: `{cluster.usage_hint()}`, then `kubectl -n {grant.namespace} get pods` "
-            f"as `{grant.principal_arn}`.\nKubernetes sees you as `{grant.k8s_username}`."
+            f"To use it: {_sign_in_hint(grant)}, `{cluster.usage_hint()}`, then "
+            f"`kubectl -n {grant.namespace} get pods`.\n"
+            f"Kubernetes sees you as `{grant.k8s_username}`."
         ),
         context(f"End it early: `/eks-access revoke {grant.id}`"),
     ]
+
+
+def _sign_in_hint(grant: Grant) -> str:
+    identity = grant.identity
+    if identity.session is None:
+        return f"sign in to AWS as `{identity.principal.arn}`"
+    return (
+        f"sign in to AWS with role `{identity.principal.arn}` as session "
+        f"`{identity.session}` (your IAM Identity Center sign-in does this)"
+    )
 
 
 def expiry_warning(grant: Grant) -> Blocks:

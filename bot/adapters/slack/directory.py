@@ -32,6 +32,16 @@ class SlackDirectory:
     def groups_of(self, user_id: str, candidates: tuple[str, ...]) -> frozenset[str]:
         return frozenset(g for g in candidates if user_id in self._members(g))
 
+    def email_of(self, user_id: str) -> str | None:
+        """Read live each time: the email names the person's AWS session (users:read.email)."""
+        try:
+            resp = self.client.users_info(user=user_id)
+        except Exception as e:
+            log.warning("cannot read the Slack profile of %s: %s", user_id, e)
+            return None
+        email = ((resp.get("user") or {}).get("profile") or {}).get("email")
+        return str(email) if email else None
+
     def _members(self, group: str) -> frozenset[str]:
         now = self.monotonic()
         with self._lock:

@@ -226,7 +226,7 @@ class SqlGrantStore:
     def grant_refs(self, *, statuses: Collection[GrantStatus], cluster: str) -> list[GrantRef]:
         c = grants.c
         query = select(
-            c.id, c.status, c.profile, c.namespace, c.principal_arn, c.k8s_username
+            c.id, c.status, c.profile, c.namespace, c.principal_arn, c.k8s_username, c.session_name
         ).where(c.status.in_([str(s) for s in statuses]), c.cluster == cluster)
         with self._reads.connect() as conn:
             return [
@@ -237,6 +237,7 @@ class SqlGrantStore:
                     r.namespace,
                     r.principal_arn,
                     r.k8s_username,
+                    r.session_name,
                 )
                 for r in conn.execute(query)
             ]

@@ -82,6 +82,7 @@ grants = Table(
     Column("last_error", Text),
     Column("approval_channel", String(32)),
     Column("approval_ts", String(32)),
+    Column("session_name", String(64)),
     Index(None, "status", "expires_at"),
     Index(None, "requester", "status"),
     Index(None, "principal_arn", "cluster", "status"),

@@ -15,6 +15,7 @@ from bot.adapters.kubernetes.retry import ConflictBackoff
 from bot.domain import aws_auth
 from bot.domain.aws_auth import AwsAuthUnreadable
 from bot.domain.errors import PermanentError, TransientError
+from bot.domain.principals import Identity
 from tests.adapters.kubernetes.conftest import foreign_entries, principal, read_aws_auth
 from tests.support.kube import (
     BOT_GROUP,
@@ -57,8 +58,8 @@ def test_mapping_added_then_removed_leaves_foreign_content_byte_identical(
 ) -> None:
     role, user = principal("dev-alice"), principal("bob", kind="user")
 
-    assert bot_gateway.ensure_mapping(role) == role.username
-    assert bot_gateway.ensure_mapping(user) == user.username
+    assert bot_gateway.ensure_mapping(Identity(role)) == role.username
+    assert bot_gateway.ensure_mapping(Identity(user)) == user.username
 
     cm = _assert_foreign_content_untouched(kube_env)
     data = cm.data or {}
@@ -78,10 +79,10 @@ def test_ensure_mapping_twice_writes_once(
     kube_env: KubeEnv, bot_gateway: KubernetesClusterGateway
 ) -> None:
     alice = principal("dev-alice")
-    bot_gateway.ensure_mapping(alice)
+    bot_gateway.ensure_mapping(Identity(alice))
     version = read_aws_auth(kube_env).metadata.resource_version
 
-    assert bot_gateway.ensure_mapping(alice) == alice.username
+    assert bot_gateway.ensure_mapping(Identity(alice)) == alice.username
     bot_gateway.remove_mapping(principal("never-mapped"))
 
     assert read_aws_auth(kube_env).metadata.resource_version == version
@@ -92,7 +93,7 @@ def test_role_with_iam_path_is_mapped_without_it(
 ) -> None:
     with_path = principal("team/dev/eks-dev")
 
-    bot_gateway.ensure_mapping(with_path)
+    bot_gateway.ensure_mapping(Identity(with_path))
 
     owned = aws_auth.owned_mappings(read_aws_auth(kube_env).data or {})
     assert [m.arn for m in owned] == ["arn:aws:iam::123456789012:role/eks-dev"]
@@ -109,9 +110,32 @@ def test_foreign_entry_for_the_principal_is_left_alone_and_its_username_used(
         "  username: alice-by-hand\n  groups: [developers]\n",
     )
 
-    assert bot_gateway.ensure_mapping(alice) == "alice-by-hand"
+    assert bot_gateway.ensure_mapping(Identity(alice)) == "alice-by-hand"
 
     assert read_aws_auth(kube_env).metadata.resource_version == version
+
+
+@pytest.mark.parametrize("arn_field", ["roleARN", "RoleArn"])
+def test_foreign_entry_in_another_letter_case_is_not_shadowed(
+    kube_env: KubeEnv, bot_gateway: KubernetesClusterGateway, arn_field: str
+) -> None:
+    """The defect: entries spelled `roleARN:` were invisible, so the bot added a second entry
+    for the ARN and the authenticator (last one wins) used the bot's instead of the admin's."""
+    alice = principal("dev-alice")
+    text = (
+        FOREIGN_MAP_ROLES
+        + f"- {arn_field}: {alice.arn}\n  UserName: alice-by-hand\n  Groups: [system:masters]\n"
+    )
+    version = _set_map_roles(kube_env, text)
+
+    assert bot_gateway.ensure_mapping(Identity(alice)) == "alice-by-hand"
+
+    cm = read_aws_auth(kube_env)
+    assert cm.metadata.resource_version == version
+    assert (cm.data or {})["mapRoles"] == text
+    assert aws_auth.find_mapping(cm.data or {}, alice.arn) == aws_auth.Mapping(
+        "role", alice.arn, "alice-by-hand", ("system:masters",)
+    )
 
 
 def test_foreign_entry_with_templated_username_is_refused(
@@ -123,8 +147,8 @@ def test_foreign_entry_with_templated_username_is_refused(
         FOREIGN_MAP_ROLES + f"- rolearn: {alice.arn}\n  username: dev:{{{{SessionName}}}}\n",
     )
 
-    with pytest.raises(PermanentError, match="templated username"):
-        bot_gateway.ensure_mapping(alice)
+    with pytest.raises(PermanentError, match="needs the session name"):
+        bot_gateway.ensure_mapping(Identity(alice))
 
     assert read_aws_auth(kube_env).metadata.resource_version == version
 
@@ -136,7 +160,7 @@ def test_unparseable_map_roles_is_never_written(
     version = _set_map_roles(kube_env, broken)
 
     with pytest.raises(AwsAuthUnreadable) as caught:
-        bot_gateway.ensure_mapping(principal("dev-alice"))
+        bot_gateway.ensure_mapping(Identity(principal("dev-alice")))
     with pytest.raises(AwsAuthUnreadable):
         bot_gateway.remove_mapping(principal("dev-alice"))
 
@@ -155,7 +179,7 @@ def test_missing_aws_auth_is_reported_not_created(
     )
 
     with pytest.raises(PermanentError, match="does not exist"):
-        bot_gateway.ensure_mapping(principal("dev-alice"))
+        bot_gateway.ensure_mapping(Identity(principal("dev-alice")))
     bot_gateway.remove_mapping(principal("dev-alice"))  # nothing to remove: fine
 
     # `create` cannot be limited to aws-auth, so the bot does not hold it at all.
@@ -169,7 +193,7 @@ def test_missing_aws_auth_is_created_when_allowed(
     client.CoreV1Api(admin).delete_namespaced_config_map("aws-auth", "kube-system")
     gateway = KubernetesClusterGateway(admin, create_aws_auth=True)
 
-    gateway.ensure_mapping(principal("dev-alice"))
+    gateway.ensure_mapping(Identity(principal("dev-alice")))
 
     owned = aws_auth.owned_mappings(read_aws_auth(kube_env).data or {})
     assert [m.username for m in owned] == [principal("dev-alice").username]
@@ -270,7 +294,7 @@ def _bot_worker(
         with api_client_from_kubeconfig(kube_env.bot_kubeconfig) as api_client:
             gateway = KubernetesClusterGateway(api_client)
             for name in names:
-                usernames.append(gateway.ensure_mapping(principal(name)))
+                usernames.append(gateway.ensure_mapping(Identity(principal(name))))
     except BaseException as exc:
         errors.append(exc)
 

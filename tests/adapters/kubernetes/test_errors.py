@@ -12,6 +12,7 @@ from kubernetes import client
 from bot.adapters.kubernetes.errors import api_error
 from bot.adapters.kubernetes.gateway import KubernetesClusterGateway
 from bot.domain.errors import PermanentError, TransientError
+from bot.domain.principals import Identity
 from tests.adapters.kubernetes.conftest import pods_read_grant, principal
 
 
@@ -34,7 +35,7 @@ def test_unreachable_apiserver_is_a_transient_error_with_a_readable_message() ->
         gateway = KubernetesClusterGateway(api_client)
 
         with pytest.raises(TransientError) as mapping_error:
-            gateway.ensure_mapping(principal("dev-alice"))
+            gateway.ensure_mapping(Identity(principal("dev-alice")))
         with pytest.raises(TransientError) as rbac_error:
             gateway.ensure_rbac(pods_read_grant("down2222", principal("dev-alice")))
 

@@ -9,6 +9,7 @@ from bot.adapters.kubernetes.connection import api_client_from_kubeconfig
 from bot.adapters.kubernetes.gateway import KubernetesClusterGateway
 from bot.domain.errors import PermanentError
 from bot.domain.ports import OwnedClusterState
+from bot.domain.principals import Identity
 from bot.domain.rbac import (
     EXPIRES_ANNOTATION,
     GRANT_ID_LABEL,
@@ -50,7 +51,7 @@ def test_grant_gives_access_and_revoke_takes_it_away(
     kube_env: KubeEnv, bot_gateway: KubernetesClusterGateway, aws_auth_reset: dict[str, str]
 ) -> None:
     alice = principal("dev-alice")
-    username = bot_gateway.ensure_mapping(alice)
+    username = bot_gateway.ensure_mapping(Identity(alice))
     assert not _can_list_pods(kube_env, username, expect=False)
 
     bot_gateway.ensure_rbac(pods_read_grant("k3x9p2ab", alice))
@@ -203,7 +204,7 @@ def test_owned_state_lists_exactly_the_bots_objects_with_one_call_per_namespace(
 ) -> None:
     alice, bob = principal("dev-alice"), principal("bob", kind="user")
     for who in (alice, bob):
-        bot_gateway.ensure_mapping(who)
+        bot_gateway.ensure_mapping(Identity(who))
     for grant_id in ("own22222", "own33333"):
         bot_gateway.ensure_rbac(pods_read_grant(grant_id, alice))
     bot_gateway.ensure_rbac(view_grant("own44444", bob, "payments"))
