@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import yaml
 
 from bot.config import Settings
+from bot.domain.policy import Policy
 from bot.policy_file import PolicyError, load_policy
 
 
@@ -25,15 +26,24 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument(
         "--check-aws",
         action="store_true",
-        help="also check that every identity's IAM principal exists",
+        help="also check that every identity's IAM principal exists, and report each EKS "
+        "cluster's authentication mode and where the bot will map identities",
     )
     plan = sub.add_parser("plan", help="print what a grant would change; touches nothing")
     plan.add_argument("what", choices=["grant"])
     plan.add_argument("profile")
     plan.add_argument("duration")
     plan.add_argument("--user", required=True, help="Slack user id of the requester")
+    plan.add_argument(
+        "--email", help="the requester's Slack email (their session name on a cluster's sso_role)"
+    )
     plan.add_argument("extra", nargs="*", help="ns=<namespace> cluster=<name>")
     sub.add_parser("permissions", help="print the bot's own least-privilege RBAC for this policy")
+    sub.add_parser(
+        "iam-policy",
+        help="print the bot's least-privilege IAM policy for this policy's EKS clusters "
+        "(and the policy of each assume_role role)",
+    )
     sub.add_parser("sweep", help="run one sweep pass now (expiry, retries, timeouts)")
     audit = sub.add_parser("audit", help="print the audit trail of a request")
     audit.add_argument("grant_id")
@@ -85,30 +95,62 @@ def _check_config(settings: Settings, args: argparse.Namespace) -> int:
         import boto3
 
         from bot.adapters.aws.identities import IamPrincipalChecker
-        from bot.domain.principals import Principal
 
         checker = IamPrincipalChecker(boto3.Session())
         missing = 0
-        for user, arn in policy.identities.items():
-            exists = checker.exists(Principal.parse(arn))
+        for user, identity in policy.identities.items():
+            arn = identity.principal.arn
+            exists = checker.exists(identity.principal)
             if exists is False:
                 missing += 1
                 print(f"  - identities.{user}: {arn} does not exist in IAM")
             elif exists is None:
                 print(f"  - identities.{user}: could not check {arn} (no permission?)")
-        return 1 if missing else 0
+        return 1 if (missing + _report_clusters(policy)) else 0
     return 0
 
 
+def _report_clusters(policy: Policy) -> int:
+    """One line per cluster: its authentication mode and where identities go; the failures."""
+    from bot.adapters.clusters import cluster_facts
+    from bot.domain.errors import EksAccessError
+
+    failed = 0
+    for cluster in policy.clusters:
+        try:
+            facts = cluster_facts(cluster)
+        except EksAccessError as e:
+            failed += 1
+            print(f"  - cluster {cluster.name}: {e}")
+            continue
+        mode = facts.authentication_mode or (
+            "not reported" if cluster.is_eks else "not an EKS cluster the bot asks"
+        )
+        print(
+            f"  - cluster {cluster.name}: authentication mode {mode}; identities are mapped "
+            f"through {facts.mapping}"
+        )
+    return failed
+
+
 def _plan(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.domain.commands import parse_command
+    from bot.domain.commands import GrantCommand, parse_command
     from bot.domain.errors import Rejected
     from bot.services.plan_grant import plan_grant
 
     policy = load_policy(settings.policy_path)
     try:
         command = parse_command(" ".join(["grant", args.profile, args.duration, *args.extra]))
-        plan = plan_grant(policy, user=args.user, command=command, now=datetime.now(UTC))
+        cluster = policy.cluster(command.cluster if isinstance(command, GrantCommand) else None)
+        mapping = None if cluster is None else cluster.mapping
+        plan = plan_grant(
+            policy,
+            user=args.user,
+            command=command,
+            now=datetime.now(UTC),
+            email=args.email,
+            mapping=None if mapping in (None, "auto") else mapping,  # type: ignore[arg-type]
+        )
     except Rejected as e:
         print(f"refused: {e}", file=sys.stderr)
         return 1
@@ -132,6 +174,26 @@ def _permissions(settings: Settings, _args: argparse.Namespace) -> int:
         },
     )
     print(yaml.safe_dump_all(manifest, sort_keys=False), end="")
+    return 0
+
+
+def _iam_policy(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.adapters.aws.iam_policy import assumed_role_iam_policy, bot_iam_policy, policy_json
+
+    policy = load_policy(settings.policy_path)
+    clusters = [
+        (c.eks_region, None, c.eks_name, c.assume_role)
+        for c in policy.clusters
+        if c.eks_name and c.eks_region
+    ]
+    if not clusters:
+        print("No cluster of the policy names `eks:`, so the bot makes no AWS calls for them.")
+        return 0
+    print("# The bot's own principal:")
+    print(policy_json(bot_iam_policy(clusters)), end="")
+    for role in sorted({c[3] for c in clusters if c[3]}):
+        print(f"# The role {role} (assume_role):")
+        print(policy_json(assumed_role_iam_policy(clusters, role)), end="")
     return 0
 
 
@@ -164,6 +226,7 @@ COMMANDS = {
     "check-config": _check_config,
     "plan": _plan,
     "permissions": _permissions,
+    "iam-policy": _iam_policy,
     "sweep": _sweep,
     "audit": _audit,
 }

@@ -10,7 +10,7 @@ from datetime import timedelta
 from slack_bolt import App
 from sqlalchemy import Engine
 
-from bot.adapters.clusters import ClusterRegistry, connect
+from bot.adapters.clusters import ClusterRegistry, shared_sessions_connector
 from bot.adapters.faults import CrashingGateway, crash_points_from_env
 from bot.adapters.scheduling.leader import leader_for
 from bot.adapters.scheduling.scheduler import NoTimers, Scheduler
@@ -129,7 +129,8 @@ def _clusters(policy: Policy, clock: Clock) -> ClusterRegistry:
     if not points:
         return ClusterRegistry(policy, clock)
     log.warning("fault injection is on: crash points %s", ", ".join(points))
-    return ClusterRegistry(policy, clock, lambda c, k: CrashingGateway(connect(c, k), points))
+    inner = shared_sessions_connector()
+    return ClusterRegistry(policy, clock, lambda c, k: CrashingGateway(inner(c, k), points))
 
 
 def serve(settings: Settings) -> None:

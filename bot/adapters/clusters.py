@@ -1,68 +1,131 @@
-"""The clusters named in the policy, connected lazily (kubeconfig or EKS via boto3)."""
+"""The clusters named in the policy, connected lazily (kubeconfig and/or EKS via boto3)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.domain.errors import PermanentError
 from bot.domain.policy import ClusterConfig, Policy
 from bot.domain.ports import Clock, ClusterGateway
 
+if TYPE_CHECKING:
+    import boto3
+    from kubernetes.client import ApiClient
+
+    from bot.adapters.aws.sessions import AwsSessions
+
 log = logging.getLogger(__name__)
 
 
-def check_authentication_mode(cluster: ClusterConfig, mode: str | None) -> None:
-    """aws-auth is read in CONFIG_MAP and API_AND_CONFIG_MAP modes only; in API mode a mapping
-    would be written and silently ignored, so the bot refuses to pretend it granted access."""
-    if mode == "API":
-        raise PermanentError(
-            f"EKS cluster `{cluster.eks_name}` uses access entries only (authenticationMode "
-            "API), so it ignores aws-auth; eks-access needs CONFIG_MAP or API_AND_CONFIG_MAP."
-        )
-    if mode == "API_AND_CONFIG_MAP":
-        log.info(
-            "EKS cluster %s also reads access entries: an access entry for a principal takes "
-            "precedence over its aws-auth mapping",
-            cluster.eks_name,
-        )
+@dataclass(frozen=True)
+class ClusterFacts:
+    """What connecting learnt: shown by `check-config --check-aws` and logged at start."""
+
+    authentication_mode: str | None
+    mapping: str
 
 
-def connect(cluster: ClusterConfig, clock: Clock) -> ClusterGateway:
+def cluster_facts(cluster: ClusterConfig) -> ClusterFacts:
+    """The authentication mode and the mapping the bot will use, asking EKS only."""
+    if not cluster.is_eks:
+        return ClusterFacts(None, cluster.mapping_for(None))
+    from bot.adapters.aws.eks_cluster import describe_cluster, mode_of
+
+    assert cluster.eks_name and cluster.eks_region
+    eks = _aws_session(cluster, None).client("eks", region_name=cluster.eks_region)
+    mode = mode_of(describe_cluster(eks, cluster.eks_name))
+    return ClusterFacts(mode, cluster.mapping_for(mode))
+
+
+def connect(
+    cluster: ClusterConfig, clock: Clock, sessions: AwsSessions | None = None
+) -> ClusterGateway:
+    return connect_with_facts(cluster, clock, sessions)[0]
+
+
+def connect_with_facts(
+    cluster: ClusterConfig, clock: Clock, sessions: AwsSessions | None = None
+) -> tuple[ClusterGateway, ClusterFacts]:
+    """The cluster's gateway: Kubernetes through its kubeconfig (or the EKS endpoint and a
+    token), identities mapped where the cluster reads them (aws-auth or access entries)."""
     # Imported here so a kubeconfig-only deployment never loads boto3 for the cluster path.
-    from bot.adapters.kubernetes.gateway import KubernetesClusterGateway
+    from bot.adapters.kubernetes.gateway import IdentityMapper, KubernetesClusterGateway
 
+    mode: str | None = None
+    mapper: IdentityMapper | None = None
+    refused: PermanentError | None = None
     if cluster.is_eks:
-        import boto3
-
-        from bot.adapters.aws.eks_cluster import authentication_mode, eks_api_client
+        from bot.adapters.aws.access_entries import AccessEntryMapper
+        from bot.adapters.aws.eks_cluster import api_client_for, describe_cluster, mode_of
 
         assert cluster.eks_name and cluster.eks_region
-        session = boto3.Session()
-        check_authentication_mode(
-            cluster,
-            authentication_mode(
-                session.client("eks", region_name=cluster.eks_region), cluster.eks_name
-            ),
-        )
-        api = eks_api_client(
-            cluster_name=cluster.eks_name,
-            region=cluster.eks_region,
-            session=session,
-            clock=clock.now,
-        )
-    else:
-        from bot.adapters.kubernetes.connection import api_client_from_kubeconfig
-
-        assert cluster.kubeconfig
+        session = _aws_session(cluster, sessions)
+        eks = session.client("eks", region_name=cluster.eks_region)
+        described = describe_cluster(eks, cluster.eks_name)
+        mode = mode_of(described)
         try:
-            api = api_client_from_kubeconfig(cluster.kubeconfig, cluster.context)
-        except Exception as e:
-            raise PermanentError(
-                f"Cannot load the kubeconfig of cluster `{cluster.name}` ({cluster.kubeconfig}): {e}"
-            ) from e
-    return KubernetesClusterGateway(api)
+            mapping = cluster.mapping_for(mode)
+        except PermanentError as refusal:
+            # New grants are refused with the reason; what earlier grants left can still go.
+            mapping = "access-entries" if cluster.mapping == "access-entries" else "aws-auth"
+            refused = refusal
+        else:
+            refused = None
+        if mapping == "access-entries":
+            mapper = AccessEntryMapper(eks, cluster.eks_name)
+        if cluster.kubeconfig is None:
+            api = api_client_for(
+                described, session=session, region=cluster.eks_region, clock=clock.now
+            )
+        else:
+            api = _kubeconfig_client(cluster, cluster.kubeconfig)
+    else:
+        mapping = cluster.mapping_for(None)
+        assert cluster.kubeconfig
+        api = _kubeconfig_client(cluster, cluster.kubeconfig)
+    log.info(
+        "cluster %s: authentication mode %s, mapping identities through %s",
+        cluster.name,
+        mode or "unknown",
+        mapping,
+    )
+    gateway = KubernetesClusterGateway(api, mapper=mapper, refuse_new_mappings=refused)
+    return gateway, ClusterFacts(mode, mapping)
+
+
+def _aws_session(cluster: ClusterConfig, sessions: AwsSessions | None) -> boto3.Session:
+    """The cluster's AWS session: the bot's own credentials, or AssumeRole on `assume_role`
+    (credentials shared by every cluster behind the same role, refreshed before expiry)."""
+    from bot.adapters.aws.sessions import AwsSessions
+
+    return (sessions or AwsSessions()).session(
+        assume_role=cluster.assume_role,
+        external_id=cluster.external_id,
+        region_name=cluster.eks_region,
+    )
+
+
+def _kubeconfig_client(cluster: ClusterConfig, path: str) -> ApiClient:
+    from bot.adapters.kubernetes.connection import api_client_from_kubeconfig
+
+    try:
+        return api_client_from_kubeconfig(path, cluster.context)
+    except Exception as e:
+        raise PermanentError(
+            f"Cannot load the kubeconfig of cluster `{cluster.name}` ({path}): {e}"
+        ) from e
+
+
+def shared_sessions_connector() -> Callable[[ClusterConfig, Clock], ClusterGateway]:
+    """`connect`, with one set of AWS credentials per role across clusters and reconnects."""
+    from bot.adapters.aws.sessions import AwsSessions
+
+    sessions = AwsSessions()
+    return lambda cluster, clock: connect(cluster, clock, sessions)
 
 
 class ClusterRegistry:
@@ -72,11 +135,11 @@ class ClusterRegistry:
         self,
         policy: Policy,
         clock: Clock,
-        connector: Callable[[ClusterConfig, Clock], ClusterGateway] = connect,
+        connector: Callable[[ClusterConfig, Clock], ClusterGateway] | None = None,
     ) -> None:
         self.policy = policy
         self.clock = clock
-        self.connector = connector
+        self.connector = connector or shared_sessions_connector()
         self._gateways: dict[str, ClusterGateway] = {}
         self._lock = threading.Lock()
 

@@ -89,3 +89,88 @@ def test_migrate_and_permissions(tmp_path: Path) -> None:
     manifest = list(yaml.safe_load_all(run("permissions").stdout))
     assert {d["kind"] for d in manifest} == {"Role", "RoleBinding"}
     assert "*" not in str(manifest)
+
+
+SSO_ROLE = "arn:aws:iam::111122223333:role/AWSReservedSSO_EKSUsers_0123456789abcdef"
+
+
+def eks_policy(tmp_path: Path, **cluster: object) -> Path:
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    doc["clusters"][0].update({"eks": {"name": "dev", "region": "eu-west-1"}, **cluster})
+    doc["identities"]["U0FRANK"] = {"arn": SSO_ROLE, "session": "frank@example.com"}
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_plan_shows_the_access_entry_calls_for_one_person_on_a_shared_role(
+    tmp_path: Path,
+) -> None:
+    policy = eks_policy(tmp_path, mapping="access-entries")
+    result = run("plan", "grant", "pods-read", "2h", "--user", "U0FRANK", policy=policy)
+    assert result.returncode == 0, result.stderr
+    plan = yaml.safe_load(result.stdout)
+    prefix = "eks-access:111122223333:role/AWSReservedSSO_EKSUsers_0123456789abcdef"
+    assert plan["identity"] == {
+        "principal": SSO_ROLE,
+        "session": "frank@example.com",
+        "username_unless_already_mapped": f"{prefix}:frank-example.com",
+    }
+    describe, create = plan["access-entry"]["calls"]
+    assert describe == {"DescribeAccessEntry": {"clusterName": "dev", "principalArn": SSO_ROLE}}
+    assert create["CreateAccessEntry (unless an entry exists)"] == {
+        "clusterName": "dev",
+        "principalArn": SSO_ROLE,
+        "username": prefix + ":{{SessionName}}",
+        "type": "STANDARD",
+        "tags": {"managed-by": "eks-access"},
+    }
+    assert "aws-auth" not in plan
+    assert plan["rbac"][1]["subjects"][0]["name"] == f"{prefix}:frank-example.com"
+
+
+def test_plan_for_the_sso_role_needs_the_requester_s_email(tmp_path: Path) -> None:
+    policy = eks_policy(tmp_path, sso_role=SSO_ROLE)
+    refused = run("plan", "grant", "pods-read", "2h", "--user", "U0NEW", policy=policy)
+    assert refused.returncode == 1 and "shows no email" in refused.stderr
+    result = run(
+        "plan", "grant", "pods-read", "2h", "--user", "U0NEW", "--email", "new@example.com",
+        policy=policy,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    plan = yaml.safe_load(result.stdout)
+    assert plan["identity"]["session"] == "new@example.com"
+    assert {"aws-auth", "access-entry", "mapping"} <= set(plan)  # auto: the mode decides
+
+
+def test_iam_policy_is_printed_for_the_policy_s_clusters(tmp_path: Path) -> None:
+    policy = eks_policy(tmp_path, assume_role="arn:aws:iam::444455556666:role/eks-access")
+    result = run("iam-policy", policy=policy)
+    assert result.returncode == 0, result.stderr
+    assert "sts:AssumeRole" in result.stdout and "arn:aws:iam::444455556666:role/eks-access" in (
+        result.stdout
+    )
+    assert "arn:aws:eks:eu-west-1:444455556666:cluster/dev" in result.stdout
+    assert '"*"' not in result.stdout
+
+
+def test_check_aws_reports_each_cluster_s_mode_and_mapping(
+    tmp_path: Path, moto_server, fresh_moto, fresh_eks
+) -> None:
+    fresh_eks.add_cluster("dev", region="eu-west-1", account="123456789012", mode="API")
+    doc = yaml.safe_load(eks_policy(tmp_path).read_text())
+    doc["clusters"].append({"name": "ghost", "eks": {"name": "ghost", "region": "eu-west-1"}})
+    doc["clusters"].append({"name": "plain", "kubeconfig": "/k"})
+    policy = tmp_path / "three.yaml"
+    policy.write_text(yaml.safe_dump(doc))
+    env = {"AWS_ENDPOINT_URL": moto_server.url, "AWS_ENDPOINT_URL_EKS": fresh_eks.url}
+    result = run("check-config", "--check-aws", policy=policy, **env)
+    assert "cluster dev: authentication mode API; identities are mapped through access-entries" in (
+        result.stdout
+    )
+    assert "cluster ghost: EKS cluster 'ghost' not found in region eu-west-1." in result.stdout
+    assert (
+        "cluster plain: authentication mode not an EKS cluster the bot asks; identities are "
+        in (result.stdout)
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr

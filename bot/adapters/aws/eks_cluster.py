@@ -10,45 +10,12 @@ from typing import Any, Protocol
 
 import boto3
 import kubernetes.client
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    HTTPClientError,
-    NoCredentialsError,
-)
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.adapters.aws.eks_token import EksTokenSource
+from bot.adapters.aws.errors import aws_error
+from bot.adapters.aws.sessions import AssumeRoleError
 from bot.domain.errors import PermanentError, TransientError
-
-_RETRYABLE_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "ServerException",
-        "InternalFailure",
-        "RequestTimeout",
-        "RequestTimeoutException",
-    }
-)
-_DENIED_CODES = frozenset(
-    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException"}
-)
-_BAD_CREDENTIAL_CODES = frozenset(
-    {
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-        "ExpiredTokenException",
-    }
-)
 
 
 class BearerTokenSource(Protocol):
@@ -72,7 +39,20 @@ def eks_api_client(
     Raises PermanentError/TransientError.
     """
     eks = session.client("eks", region_name=region, endpoint_url=endpoint_url)
-    cluster = _describe_cluster(eks, cluster_name)
+    return api_client_for(
+        describe_cluster(eks, cluster_name), session=session, region=region, clock=clock
+    )
+
+
+def api_client_for(
+    cluster: dict[str, Any],
+    *,
+    session: boto3.Session,
+    region: str,
+    clock: Callable[[], datetime],
+) -> kubernetes.client.ApiClient:
+    """The API client for a cluster already described (`describe_cluster`)."""
+    cluster_name = str(cluster.get("name", ""))
     endpoint, ca_pem = _endpoint_and_ca(cluster, cluster_name, region)
     tokens = EksTokenSource(cluster_name=cluster_name, region=region, session=session, clock=clock)
     return kubernetes.client.ApiClient(configuration_for(endpoint, ca_pem, tokens))
@@ -100,46 +80,28 @@ def configuration_for(
 
 def authentication_mode(eks_client: Any, name: str) -> str | None:
     """CONFIG_MAP, API_AND_CONFIG_MAP or API; None when EKS (or moto) does not say."""
-    mode = _describe_cluster(eks_client, name).get("accessConfig", {}).get("authenticationMode")
+    return mode_of(describe_cluster(eks_client, name))
+
+
+def mode_of(cluster: dict[str, Any]) -> str | None:
+    mode = cluster.get("accessConfig", {}).get("authenticationMode")
     return str(mode) if mode is not None else None
 
 
-def _describe_cluster(eks_client: Any, name: str) -> dict[str, Any]:
+def describe_cluster(eks_client: Any, name: str) -> dict[str, Any]:
     region = eks_client.meta.region_name
     try:
         cluster: dict[str, Any] = eks_client.describe_cluster(name=name)["cluster"]
+    except AssumeRoleError as e:
+        raise e.for_cluster(name) from e
     except (BotoCoreError, ClientError) as e:
-        raise _sorted_error(e, cluster_name=name, region=region) from e
+        raise aws_error(
+            e,
+            action=f"look up EKS cluster '{name}' in region {region}",
+            not_found=f"EKS cluster '{name}' not found in region {region}.",
+        ) from e
+    cluster.setdefault("name", name)
     return cluster
-
-
-def _sorted_error(
-    e: BotoCoreError | ClientError, *, cluster_name: str, region: str
-) -> TransientError | PermanentError:
-    """The domain error for a failed EKS call about `cluster_name`, with a sentence for humans."""
-    where = f"EKS cluster '{cluster_name}' in region {region}"
-    if isinstance(e, BotoConnectionError | HTTPClientError):
-        return TransientError(f"Could not reach AWS to look up {where}: {e}")
-    if isinstance(e, NoCredentialsError):
-        return PermanentError(f"The bot has no AWS credentials, so it cannot look up {where}.")
-    if not isinstance(e, ClientError):
-        return PermanentError(f"Could not look up {where}: {e}")
-    code = e.response.get("Error", {}).get("Code", "")
-    message = e.response.get("Error", {}).get("Message", "")
-    status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    if code == "ResourceNotFoundException":
-        return PermanentError(f"EKS cluster '{cluster_name}' not found in region {region}.")
-    if code in _DENIED_CODES:
-        return PermanentError(
-            f"The bot's AWS identity is not allowed to look up {where} ({code}: {message})."
-        )
-    if code in _BAD_CREDENTIAL_CODES:
-        return PermanentError(
-            f"AWS rejected the bot's credentials while looking up {where} ({code})."
-        )
-    if code in _RETRYABLE_CODES or status >= 500:
-        return TransientError(f"AWS could not look up {where} right now ({code or status}).")
-    return PermanentError(f"AWS refused to look up {where} ({code}: {message}).")
 
 
 def _endpoint_and_ca(cluster: dict[str, Any], name: str, region: str) -> tuple[str, str]:

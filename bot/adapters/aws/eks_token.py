@@ -21,6 +21,7 @@ from botocore.exceptions import (
     UnknownRegionError,
 )
 
+from bot.adapters.aws.sessions import AssumeRoleError
 from bot.domain.errors import PermanentError, TransientError
 
 TOKEN_PREFIX = "k8s-aws-v1."
@@ -101,6 +102,8 @@ class EksTokenSource:
                 ExpiresIn=URL_EXPIRES_SECONDS,
                 HttpMethod="GET",
             )
+        except AssumeRoleError as e:
+            raise e.for_cluster(self._cluster_name) from e
         except NoCredentialsError as e:
             raise PermanentError(
                 f"The bot has no AWS credentials, so it cannot sign in to EKS cluster "
