@@ -5,6 +5,8 @@ grant left active, no object the bot owns without a grant behind it."""
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -14,6 +16,7 @@ from bot.adapters.slack.ids import Action
 from bot.domain.rbac import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from tests.e2e.conftest import ALICE, CAROL, alice_can_list_pods
 from tests.e2e.test_grant_story import aws_auth, request_id
+from tests.support.authenticator import EksCluster
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kube]
@@ -51,12 +54,8 @@ def grant_rows(url: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows]
 
 
-@pytest.mark.parametrize("point", ACTIVATION_POINTS + REVOCATION_POINTS)
-def test_crash_at_each_step_converges_after_restart(
-    point: str, kube_env, aws_auth_reset, sqlite_url: str, make_bot
-) -> None:
-    bot = make_bot(sqlite_url)
-    can_list = lambda: alice_can_list_pods(kube_env)  # noqa: E731
+def crash_grant_and_restart(bot, point: str, can_list: Callable[[], bool]) -> str:
+    """Grant Alice 12 s with a crash at `point`; restart the bot after the kill; the grant id."""
     bot.start(extra_env={"EKS_ACCESS_CRASH_AT": point})
     bot.slack.command(ALICE, "grant pods-read 12s ns=default")
     grant_id = request_id(bot)
@@ -70,6 +69,38 @@ def test_crash_at_each_step_converges_after_restart(
         assert bot.wait_exit(40) == -signal.SIGKILL, "the crash point was not reached"
         bot.start()
     wait_until(lambda: not can_list(), 40, "access is removed after expiry")
+    return grant_id
+
+
+@pytest.mark.parametrize("point", ACTIVATION_POINTS + REVOCATION_POINTS)
+def test_crash_at_each_step_converges_after_restart(
+    point: str, kube_env, aws_auth_reset, sqlite_url: str, make_bot
+) -> None:
+    bot = make_bot(sqlite_url)
+    grant_id = crash_grant_and_restart(bot, point, lambda: alice_can_list_pods(kube_env))
     wait_until(lambda: aws_auth(kube_env) == aws_auth_reset, 20, "aws-auth back to foreign content")
     wait_until(lambda: owned_bindings(kube_env) == [], 10, "no binding left")
     wait_until(lambda: grant_rows(sqlite_url) == [(grant_id, "ended")], 10, "grant ended")
+
+
+@pytest.mark.parametrize("point", ACTIVATION_POINTS + REVOCATION_POINTS)
+def test_crash_at_each_step_converges_after_restart_with_access_entries(
+    point: str, kube_env, aws_auth_reset, sqlite_url: str, make_bot, fresh_eks, moto_server
+) -> None:
+    """The same, on an EKS cluster in API mode: the identity step is the bot's access entry."""
+    fresh_eks.add_cluster("dev", region="eu-west-1", account="123456789012", mode="API")
+    kube_env.authenticator.use_eks(EksCluster("dev", fresh_eks.url, region="eu-west-1"))
+
+    def on_eks(policy: dict[str, Any]) -> None:
+        policy["clusters"][0]["eks"] = {"name": "dev", "region": "eu-west-1"}
+
+    bot = make_bot(sqlite_url, edit_policy=on_eks)
+    bot.env.update(fresh_eks.environ())
+    try:
+        grant_id = crash_grant_and_restart(bot, point, lambda: alice_can_list_pods(kube_env))
+        wait_until(lambda: fresh_eks.entries("dev") == {}, 20, "the bot's access entry is gone")
+        wait_until(lambda: owned_bindings(kube_env) == [], 10, "no binding left")
+        wait_until(lambda: grant_rows(sqlite_url) == [(grant_id, "ended")], 10, "grant ended")
+        assert aws_auth(kube_env) == aws_auth_reset  # aws-auth was never the bot's to touch
+    finally:
+        kube_env.authenticator.use_eks(None)
