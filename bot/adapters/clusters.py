@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
     from bot.adapters.aws.sessions import AwsSessions
+    from bot.adapters.kubernetes.gateway import IdentityMapper
 
 log = logging.getLogger(__name__)
 
@@ -53,48 +54,60 @@ def connect_with_facts(
     """The cluster's gateway: Kubernetes through its kubeconfig (or the EKS endpoint and a
     token), identities mapped where the cluster reads them (aws-auth or access entries)."""
     # Imported here so a kubeconfig-only deployment never loads boto3 for the cluster path.
-    from bot.adapters.kubernetes.gateway import IdentityMapper, KubernetesClusterGateway
+    from bot.adapters.kubernetes.gateway import KubernetesClusterGateway
 
-    mode: str | None = None
-    mapper: IdentityMapper | None = None
-    refused: PermanentError | None = None
     if cluster.is_eks:
-        from bot.adapters.aws.access_entries import AccessEntryMapper
-        from bot.adapters.aws.eks_cluster import api_client_for, describe_cluster, mode_of
-
-        assert cluster.eks_name and cluster.eks_region
-        session = _aws_session(cluster, sessions)
-        eks = session.client("eks", region_name=cluster.eks_region)
-        described = describe_cluster(eks, cluster.eks_name)
-        mode = mode_of(described)
-        try:
-            mapping = cluster.mapping_for(mode)
-        except PermanentError as refusal:
-            # New grants are refused with the reason; what earlier grants left can still go.
-            mapping = "access-entries" if cluster.mapping == "access-entries" else "aws-auth"
-            refused = refusal
-        else:
-            refused = None
-        if mapping == "access-entries":
-            mapper = AccessEntryMapper(eks, cluster.eks_name)
-        if cluster.kubeconfig is None:
-            api = api_client_for(
-                described, session=session, region=cluster.eks_region, clock=clock.now
-            )
-        else:
-            api = _kubeconfig_client(cluster, cluster.kubeconfig)
+        parts = _connect_eks(cluster, clock, sessions)
     else:
-        mapping = cluster.mapping_for(None)
         assert cluster.kubeconfig
-        api = _kubeconfig_client(cluster, cluster.kubeconfig)
+        parts = _Parts(_kubeconfig_client(cluster, cluster.kubeconfig))
+    facts = ClusterFacts(parts.mode, parts.mapping)
     log.info(
         "cluster %s: authentication mode %s, mapping identities through %s",
         cluster.name,
-        mode or "unknown",
-        mapping,
+        facts.authentication_mode or "unknown",
+        facts.mapping,
     )
-    gateway = KubernetesClusterGateway(api, mapper=mapper, refuse_new_mappings=refused)
-    return gateway, ClusterFacts(mode, mapping)
+    gateway = KubernetesClusterGateway(
+        parts.api, mapper=parts.mapper, refuse_new_mappings=parts.refused
+    )
+    return gateway, facts
+
+
+@dataclass
+class _Parts:
+    """What a gateway is built from."""
+
+    api: ApiClient
+    mode: str | None = None
+    mapping: str = "aws-auth"
+    mapper: IdentityMapper | None = None  # None: aws-auth through `api`
+    refused: PermanentError | None = None
+
+
+def _connect_eks(cluster: ClusterConfig, clock: Clock, sessions: AwsSessions | None) -> _Parts:
+    """One DescribeCluster decides the mapping and, without a kubeconfig, the API client."""
+    from bot.adapters.aws.access_entries import AccessEntryMapper
+    from bot.adapters.aws.eks_cluster import api_client_for, describe_cluster, mode_of
+
+    assert cluster.eks_name and cluster.eks_region
+    session = _aws_session(cluster, sessions)
+    eks = session.client("eks", region_name=cluster.eks_region)
+    described = describe_cluster(eks, cluster.eks_name)
+    if cluster.kubeconfig is None:
+        api = api_client_for(described, session=session, region=cluster.eks_region, clock=clock.now)
+    else:
+        api = _kubeconfig_client(cluster, cluster.kubeconfig)
+    parts = _Parts(api, mode=mode_of(described))
+    try:
+        parts.mapping = cluster.mapping_for(parts.mode)
+    except PermanentError as refusal:
+        # New grants are refused with the reason; what earlier grants left can still go.
+        parts.mapping = "access-entries" if cluster.mapping == "access-entries" else "aws-auth"
+        parts.refused = refusal
+    if parts.mapping == "access-entries":
+        parts.mapper = AccessEntryMapper(eks, cluster.eks_name)
+    return parts
 
 
 def _aws_session(cluster: ClusterConfig, sessions: AwsSessions | None) -> boto3.Session:
@@ -121,11 +134,24 @@ def _kubeconfig_client(cluster: ClusterConfig, path: str) -> ApiClient:
 
 
 def shared_sessions_connector() -> Callable[[ClusterConfig, Clock], ClusterGateway]:
-    """`connect`, with one set of AWS credentials per role across clusters and reconnects."""
-    from bot.adapters.aws.sessions import AwsSessions
+    """`connect`, with one set of AWS credentials per role across clusters and reconnects.
 
-    sessions = AwsSessions()
-    return lambda cluster, clock: connect(cluster, clock, sessions)
+    boto3 is loaded at the first `eks:` cluster only: a kubeconfig-only bot never needs it.
+    """
+    shared: list[AwsSessions] = []
+    lock = threading.Lock()
+
+    def connect_sharing(cluster: ClusterConfig, clock: Clock) -> ClusterGateway:
+        if not cluster.is_eks:
+            return connect(cluster, clock)
+        from bot.adapters.aws.sessions import AwsSessions
+
+        with lock:
+            if not shared:
+                shared.append(AwsSessions())
+        return connect(cluster, clock, shared[0])
+
+    return connect_sharing
 
 
 class ClusterRegistry:
