@@ -74,6 +74,7 @@ def parse_policy(doc: Any) -> Policy:
         p.add("slack.alert_channel: must be a Slack channel id such as C0ALERTS")
     clusters = _clusters(doc.get("clusters"), p)
     identities = _identities(doc.get("identities"), p)
+    _one_spelling_per_principal(identities, clusters, p)
     defaults = _durations(doc.get("defaults") or {}, "defaults", DEFAULTS, p)
     profiles = _profiles(doc.get("profiles"), defaults, {c.name for c in clusters}, p)
     p.raise_if_any()
@@ -240,6 +241,26 @@ def _identities(raw: Any, p: _Problems) -> dict[str, Identity]:
         except ValueError as e:
             p.add(f"{where}: {e}")
     return out
+
+
+def _one_spelling_per_principal(
+    identities: dict[str, Identity], clusters: list[ClusterConfig], p: _Problems
+) -> None:
+    """Grants of one principal share its mapping, found by the ARN stored with each grant;
+    `role/x` and `role/path/x` (an assumed-role ARN never shows the path) must not both occur."""
+    spellings: dict[str, set[str]] = {}
+    for identity in identities.values():
+        spellings.setdefault(identity.principal.key, set()).add(identity.principal.arn)
+    for cluster in clusters:
+        if cluster.sso_role:
+            spellings.setdefault(Principal.parse(cluster.sso_role).key, set()).add(cluster.sso_role)
+    for arns in spellings.values():
+        if len(arns) > 1:
+            p.add(
+                "identities: one IAM principal is spelled in several ways ("
+                + ", ".join(sorted(arns))
+                + "); write the same ARN everywhere (with the role's path, if it has one)"
+            )
 
 
 def _durations(

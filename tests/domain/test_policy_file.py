@@ -84,6 +84,14 @@ def base() -> dict:
             "identities.U0EVE: 'e v e' is not an STS session name",
         ),
         (
+            lambda d: d["identities"].update(
+                U0EVE={"arn": "arn:aws:iam::111122223333:role/sso/DaVe-Admin", "session": "eve"}
+            ),
+            "identities: one IAM principal is spelled in several ways "
+            "(arn:aws:iam::111122223333:role/dave-admin, "
+            "arn:aws:iam::111122223333:role/sso/DaVe-Admin)",
+        ),
+        (
             lambda d: d["identities"].update(U0EVE={"session": "eve"}),
             "identities.U0EVE.arn: required",
         ),
