@@ -904,6 +904,9 @@ def token_review_status(review: Review) -> dict[str, Any]:
 
 def _handler_for(webhook: TokenReviewWebhook) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # A reply's headers and body go out in two writes; with Nagle's algorithm the body
+        # waits for the client's delayed ACK, 40 ms for most replies.
+        disable_nagle_algorithm = True
         protocol_version = "HTTP/1.1"  # keep-alive: the apiserver reuses its connection
 
         def log_message(self, format: str, *args: object) -> None:

@@ -135,6 +135,9 @@ def _route(method: str, path: str) -> tuple[str, list[str]]:
 
 def _handler_for(emulator: EksEmulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # A reply's headers and body go out in two writes; with Nagle's algorithm the body
+        # waits for the client's delayed ACK, 40 ms for most replies.
+        disable_nagle_algorithm = True
         protocol_version = "HTTP/1.1"  # botocore reuses connections; every reply has a length
 
         def log_message(self, format: str, *args: object) -> None:

@@ -36,6 +36,10 @@ class SlackStub:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
+            # A reply's headers and body go out in two writes; with Nagle's algorithm the body
+            # waits for the client's delayed ACK, 40 ms for most replies.
+            disable_nagle_algorithm = True
+
             def log_message(self, *args: Any) -> None:
                 pass
 
