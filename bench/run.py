@@ -6,6 +6,8 @@ measures, side by side:
 
 1. slash-command ack latency under 50 concurrent clients, bot vs. bare Bolt;
 2. approve click -> SubjectAccessReview allowed, bot vs. the raw API floor;
+2b. approve click -> the requester's token lists pods, on an EKS cluster in API mode (access
+   entries through the EKS emulator), bot vs. the same calls made directly;
 3. revoke lag after expiry with 10,000 active grants (a second bot process);
 4. 200 simultaneous approvals into one aws-auth (with a foreign writer alongside);
 5. the bot processes' peak RSS.
@@ -36,6 +38,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import scenarios
+from bench.approve_access_entries import (
+    AccessEntryApproveResult,
+    measure_approve_access_entries,
+    summary,
+)
 from bench.cluster import cluster, postgres_database, postgres_version, reset_aws_auth, vm_kib
 from bench.slack import SignedSlack
 from bench.stats import ms, percentile, ratio, verdict
@@ -56,9 +63,10 @@ BOT_ENV = {
 
 ACK_TARGET = 1.2
 APPROVE_TARGET = 1.5
+APPROVE_AE_TARGET = 1.5
 REVOKE_TARGET_S = 1.0
 RSS_TARGET_MB = 150.0
-SCENARIOS = ("ack", "approve", "storm", "expiry")
+SCENARIOS = ("ack", "approve", "approve-ae", "storm", "expiry")
 
 
 @dataclass
@@ -68,6 +76,7 @@ class Run:
     meta: dict[str, str] = field(default_factory=dict)
     ack: scenarios.AckResult | None = None
     approve: scenarios.ApproveResult | None = None
+    approve_ae: AccessEntryApproveResult | None = None
     storm: scenarios.StormResult | None = None
     expiry: scenarios.ExpiryResult | None = None
     rss_kib: dict[str, int | None] = field(default_factory=dict)
@@ -84,7 +93,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ack-command", default="list", help="slash-command text for the ack test")
     p.add_argument("--pace", type=float, default=0.5, help="paced ack run: s between requests")
     p.add_argument("--paced-requests", type=int, default=10, help="paced ack run: per client")
-    p.add_argument("--grants", type=int, default=20, help="approve->SAR samples (each side)")
+    p.add_argument(
+        "--grants", type=int, default=60, help="approve->allowed samples (each side, each row)"
+    )
     p.add_argument("--storm", type=int, default=200, help="simultaneous approvals")
     p.add_argument("--foreign-writes", type=int, default=20, help="foreign aws-auth writes")
     p.add_argument("--active", type=int, default=10_000, help="active grants for the expiry run")
@@ -295,6 +306,20 @@ def execute(run: Run) -> None:
                 if problems:
                     run.notes.append("bot log (scenarios 1, 2, 4): " + ", ".join(problems))
 
+            if "approve-ae" in args.only:
+                print("2b approve -> access entry allowed ...", file=sys.stderr, flush=True)
+                reset_aws_auth(env)  # nothing of the first bot may look like an orphan now
+                with database(args.db, workdir, "bot-ae") as url_ae:
+                    run.approve_ae = measure_approve_access_entries(
+                        env,
+                        stub,
+                        url_ae,
+                        workdir / "bot-ae",
+                        BOT_ENV,
+                        grants_count=args.grants,
+                        budget=min(240.0, left(0.3)),
+                    )
+
             if "expiry" not in args.only:
                 return
             print("4/4 revoke lag with many active grants ...", file=sys.stderr, flush=True)
@@ -413,6 +438,24 @@ def render(run: Run) -> str:
             )
         if ap.failures:
             notes.append("approve samples lost: " + "; ".join(ap.failures))
+    if run.approve_ae is not None:
+        ae = run.approve_ae
+        for q in (50, 99):
+            bot_q, floor_q = percentile(ae.bot, q), percentile(ae.floor, q)
+            r = ratio(bot_q, floor_q)
+            rows.append(
+                (
+                    "2b",
+                    f"Approve click → requester's token lists pods, EKS access entry (API mode), "
+                    f"p{q}, {len(ae.bot)} / {len(ae.floor)} grants",
+                    ms(bot_q),
+                    f"{ms(floor_q)} (API floor)",
+                    f"{r:.2f}×",
+                    f"≤ {APPROVE_AE_TARGET}× floor",
+                    verdict(r <= APPROVE_AE_TARGET) if not math.isnan(r) else "n/a",
+                )
+            )
+        notes.extend(summary(ae))
     if ex is not None:
         for label, lags, missing in (
             ("RoleBinding gone (watch)", ex.binding_lags, ex.bindings_not_seen_deleted),
