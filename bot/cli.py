@@ -134,22 +134,15 @@ def _report_clusters(policy: Policy) -> int:
 
 
 def _plan(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.domain.commands import GrantCommand, parse_command
+    from bot.domain.commands import parse_command
     from bot.domain.errors import Rejected
     from bot.services.plan_grant import plan_grant
 
     policy = load_policy(settings.policy_path)
     try:
         command = parse_command(" ".join(["grant", args.profile, args.duration, *args.extra]))
-        cluster = policy.cluster(command.cluster if isinstance(command, GrantCommand) else None)
-        mapping = None if cluster is None else cluster.mapping
         plan = plan_grant(
-            policy,
-            user=args.user,
-            command=command,
-            now=datetime.now(UTC),
-            email=args.email,
-            mapping=None if mapping in (None, "auto") else mapping,  # type: ignore[arg-type]
+            policy, user=args.user, command=command, now=datetime.now(UTC), email=args.email
         )
     except Rejected as e:
         print(f"refused: {e}", file=sys.stderr)

@@ -12,26 +12,14 @@ from typing import Any
 
 import yaml
 
+from bot import policy_clusters
 from bot.domain.commands import NAME
 from bot.domain.durations import InvalidDuration, parse_duration
-from bot.domain.policy import (
-    EVERYONE,
-    MAPPING_MODES,
-    ClusterConfig,
-    MappingMode,
-    Policy,
-    Profile,
-)
-from bot.domain.principals import Identity, Principal
+from bot.domain.policy import EVERYONE, Policy, Profile
 from bot.domain.rbac import PolicyRule
+from bot.policy_problems import PolicyError, Problems, flag
 
-
-class PolicyError(ValueError):
-    """The policy file is wrong. The message lists every problem, one per line."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+__all__ = ["DEFAULTS", "PolicyError", "load_policy", "parse_policy"]
 
 
 DEFAULTS = {
@@ -57,7 +45,7 @@ def load_policy(path: str | Path) -> Policy:
 
 
 def parse_policy(doc: Any) -> Policy:
-    p = _Problems()
+    p = Problems()
     if not isinstance(doc, dict):
         raise PolicyError(["the policy file must be a mapping with slack, clusters and profiles"])
     p.unknown(doc, "", {"slack", "clusters", "identities", "defaults", "profiles"})
@@ -72,9 +60,9 @@ def parse_policy(doc: Any) -> Policy:
     alerts = slack.get("alert_channel") if isinstance(slack, dict) else None
     if alerts is not None and not _CHANNEL.match(str(alerts)):
         p.add("slack.alert_channel: must be a Slack channel id such as C0ALERTS")
-    clusters = _clusters(doc.get("clusters"), p)
-    identities = _identities(doc.get("identities"), p)
-    _one_spelling_per_principal(identities, clusters, p)
+    clusters = policy_clusters.clusters(doc.get("clusters"), p)
+    identities = policy_clusters.identities(doc.get("identities"), p)
+    policy_clusters.one_spelling_per_principal(identities, clusters, p)
     defaults = _durations(doc.get("defaults") or {}, "defaults", DEFAULTS, p)
     profiles = _profiles(doc.get("profiles"), defaults, {c.name for c in clusters}, p)
     p.raise_if_any()
@@ -87,184 +75,8 @@ def parse_policy(doc: Any) -> Policy:
     )
 
 
-class _Problems:
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def add(self, message: str) -> None:
-        self.items.append(message)
-
-    def unknown(self, mapping: dict[str, Any], where: str, known: set[str]) -> None:
-        for key in sorted(set(map(str, mapping)) - known):
-            self.add(f"{where}{key}: unknown setting (allowed: {', '.join(sorted(known))})")
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise PolicyError(self.items)
-
-
-_CLUSTER_KEYS = {
-    "name", "kubeconfig", "context", "eks", "default", "mapping", "assume_role", "external_id",
-    "sso_role",
-}  # fmt: skip
-_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
-
-
-def _clusters(raw: Any, p: _Problems) -> list[ClusterConfig]:
-    if not isinstance(raw, list) or not raw:
-        p.add("clusters: required, a list with at least one cluster")
-        return []
-    out: list[ClusterConfig] = []
-    for i, c in enumerate(raw):
-        where = f"clusters[{i}]"
-        if not isinstance(c, dict):
-            p.add(f"{where}: must be a mapping with name and kubeconfig or eks")
-            continue
-        p.unknown(c, f"{where}.", _CLUSTER_KEYS)
-        name = str(c.get("name", ""))
-        if not NAME.fullmatch(name):
-            p.add(f"{where}.name: required; lower-case letters, digits and dashes")
-        eks = c.get("eks")
-        if eks is None and c.get("kubeconfig") is None:
-            p.add(
-                f"{where}: give kubeconfig, eks, or both (Kubernetes through the kubeconfig, "
-                "AWS calls to that EKS cluster)"
-            )
-        if isinstance(eks, dict):
-            p.unknown(eks, f"{where}.eks.", {"name", "region"})
-        if eks is not None and not (
-            isinstance(eks, dict) and eks.get("name") and eks.get("region")
-        ):
-            p.add(f"{where}.eks: needs name and region, e.g. {{name: prod, region: eu-west-1}}")
-            eks = None
-        out.append(
-            ClusterConfig(
-                name=name,
-                kubeconfig=str(c["kubeconfig"]) if c.get("kubeconfig") else None,
-                context=str(c["context"]) if c.get("context") else None,
-                eks_name=str(eks["name"]) if eks else None,
-                eks_region=str(eks["region"]) if eks else None,
-                default=_flag(c, "default", where, p),
-                mapping=_mapping_mode(c, where, has_eks=eks is not None, p=p),
-                assume_role=_role_arn(c, "assume_role", where, p),
-                external_id=_external_id(c, where, p),
-                sso_role=_role_arn(c, "sso_role", where, p),
-            )
-        )
-        if c.get("assume_role") is not None and eks is None:
-            p.add(
-                f"{where}.assume_role: only AWS calls use it, so the cluster needs "
-                "eks: {name, region}"
-            )
-    if len({c.name for c in out}) != len(out):
-        p.add("clusters: names must be unique")
-    if sum(c.default for c in out) > 1:
-        p.add("clusters: at most one cluster may be `default: true`")
-    return out
-
-
-def _mapping_mode(c: dict[str, Any], where: str, *, has_eks: bool, p: _Problems) -> MappingMode:
-    value = c.get("mapping", "auto")
-    allowed = ", ".join(MAPPING_MODES)
-    if value not in MAPPING_MODES:
-        p.add(f"{where}.mapping: {value!r} is not one of {allowed}")
-        return "auto"
-    if value == "access-entries" and not has_eks:
-        p.add(
-            f"{where}.mapping: access-entries are made through the EKS API, so the cluster "
-            "needs eks: {name, region}"
-        )
-    mode: MappingMode = value
-    return mode
-
-
-def _role_arn(c: dict[str, Any], key: str, where: str, p: _Problems) -> str | None:
-    value = c.get(key)
-    if value is None:
-        return None
-    try:
-        principal = Principal.parse(str(value))
-    except ValueError as e:
-        p.add(f"{where}.{key}: {e}")
-        return None
-    if principal.kind != "role":
-        p.add(f"{where}.{key}: {value!r} is an IAM user; give an IAM role ARN")
-        return None
-    return principal.arn
-
-
-def _external_id(c: dict[str, Any], where: str, p: _Problems) -> str | None:
-    value = c.get("external_id")
-    if value is None:
-        return None
-    if c.get("assume_role") is None:
-        p.add(f"{where}.external_id: only used with assume_role")
-    if not _EXTERNAL_ID.match(str(value)):
-        p.add(
-            f"{where}.external_id: 2 to 1224 of letters, digits and + = , . @ : / - _ "
-            f"(as STS allows), not {value!r}"
-        )
-        return None
-    return str(value)
-
-
-def _flag(mapping: dict[str, Any], key: str, where: str, p: _Problems) -> bool:
-    value = mapping.get(key, False)
-    if not isinstance(value, bool):
-        p.add(f"{where}.{key}: must be true or false (without quotes), not {value!r}")
-        return False
-    return value
-
-
-def _identities(raw: Any, p: _Problems) -> dict[str, Identity]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        p.add("identities: must map Slack user ids to IAM ARNs")
-        return {}
-    out = {}
-    for user, value in raw.items():
-        where = f"identities.{user}"
-        if not re.match(r"^[UW][A-Z0-9]{2,}$", str(user)):
-            p.add(f"{where}: not a Slack user id (U… or W…)")
-            continue
-        arn, session = value, None
-        if isinstance(value, dict):
-            p.unknown(value, f"{where}.", {"arn", "session"})
-            arn, session = value.get("arn"), value.get("session")
-            if arn is None:
-                p.add(f"{where}.arn: required, the IAM role (or user) ARN")
-                continue
-            session = None if session is None else str(session)
-        try:
-            out[str(user)] = Identity.parse(str(arn), session)
-        except ValueError as e:
-            p.add(f"{where}: {e}")
-    return out
-
-
-def _one_spelling_per_principal(
-    identities: dict[str, Identity], clusters: list[ClusterConfig], p: _Problems
-) -> None:
-    """Grants of one principal share its mapping, found by the ARN stored with each grant;
-    `role/x` and `role/path/x` (an assumed-role ARN never shows the path) must not both occur."""
-    spellings: dict[str, set[str]] = {}
-    for identity in identities.values():
-        spellings.setdefault(identity.principal.key, set()).add(identity.principal.arn)
-    for cluster in clusters:
-        if cluster.sso_role:
-            spellings.setdefault(Principal.parse(cluster.sso_role).key, set()).add(cluster.sso_role)
-    for arns in spellings.values():
-        if len(arns) > 1:
-            p.add(
-                "identities: one IAM principal is spelled in several ways ("
-                + ", ".join(sorted(arns))
-                + "); write the same ARN everywhere (with the role's path, if it has one)"
-            )
-
-
 def _durations(
-    raw: Any, where: str, base: dict[str, timedelta], p: _Problems
+    raw: Any, where: str, base: dict[str, timedelta], p: Problems
 ) -> dict[str, timedelta]:
     out = dict(base)
     if not isinstance(raw, dict):
@@ -281,7 +93,7 @@ def _durations(
     return out
 
 
-def _members(raw: Any, where: str, p: _Problems, allow_everyone: bool) -> tuple[str, ...]:
+def _members(raw: Any, where: str, p: Problems, allow_everyone: bool) -> tuple[str, ...]:
     if not isinstance(raw, list) or not raw:
         p.add(
             f"{where}: required, a list of Slack user ids (U…), user-group ids (S…)"
@@ -300,7 +112,7 @@ def _members(raw: Any, where: str, p: _Problems, allow_everyone: bool) -> tuple[
     return tuple(out)
 
 
-def _rules(raw: Any, where: str, p: _Problems) -> tuple[PolicyRule, ...]:
+def _rules(raw: Any, where: str, p: Problems) -> tuple[PolicyRule, ...]:
     if not isinstance(raw, list) or not raw:
         p.add(f"{where}: a non-empty list of rules (apiGroups, resources, verbs)")
         return ()
@@ -340,7 +152,7 @@ _PROFILE_KEYS = {
 
 
 def _profiles(
-    raw: Any, defaults: dict[str, timedelta], cluster_names: set[str], p: _Problems
+    raw: Any, defaults: dict[str, timedelta], cluster_names: set[str], p: Problems
 ) -> dict[str, Profile]:
     if not isinstance(raw, dict) or not raw:
         p.add("profiles: required, a mapping of profile name to profile")
@@ -386,7 +198,7 @@ def _profiles(
             pending_timeout=durations["pending_timeout"],
             requesters=_members(body.get("requesters"), f"{where}.requesters", p, True),
             approvers=_members(body.get("approvers"), f"{where}.approvers", p, False),
-            self_approval=_flag(body, "self_approval", where, p),
+            self_approval=flag(body, "self_approval", where, p),
             clusters=clusters,
         )
     return out

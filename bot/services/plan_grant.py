@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from bot.domain.commands import Command, GrantCommand
 from bot.domain.durations import format_duration
@@ -26,10 +26,12 @@ def plan_grant(
     command: Command,
     now: datetime,
     email: str | None = None,
-    mapping: Literal["aws-auth", "access-entries"] | None = None,
 ) -> dict[str, Any]:
     """`email`: the requester's Slack email (a cluster's `sso_role` session name).
-    `mapping`: where the cluster maps identities, when known; None shows both ways."""
+
+    Where the identity is mapped follows the cluster's `mapping`; for `auto` on an EKS
+    cluster only its authentication mode decides, so both ways are shown.
+    """
     if not isinstance(command, GrantCommand):
         raise Rejected("Only `grant` can be planned.")
     unchecked_groups: list[str] = []
@@ -64,11 +66,13 @@ def plan_grant(
         "duration": format_duration(command.duration),
         "identity": _identity_plan(identity),
     }
-    if mapping in (None, "aws-auth"):
+    cluster = checked.cluster
+    undecided = cluster.mapping == "auto" and cluster.is_eks
+    if undecided or cluster.mapping_for(None) == "aws-auth":
         plan["aws-auth"] = _aws_auth_plan(identity)
-    if mapping in (None, "access-entries") and checked.cluster.is_eks:
-        plan["access-entry"] = _access_entry_plan(checked.cluster, identity)
-    if mapping is None and checked.cluster.is_eks:
+    if undecided or cluster.mapping == "access-entries":
+        plan["access-entry"] = _access_entry_plan(cluster, identity)
+    if undecided:
         plan["mapping"] = (
             "the cluster's authentication mode decides: access entries in API and "
             "API_AND_CONFIG_MAP, aws-auth in CONFIG_MAP"
