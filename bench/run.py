@@ -94,7 +94,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pace", type=float, default=0.5, help="paced ack run: s between requests")
     p.add_argument("--paced-requests", type=int, default=10, help="paced ack run: per client")
     p.add_argument(
-        "--grants", type=int, default=60, help="approve->allowed samples (each side, each row)"
+        "--grants", type=int, default=20, help="approve->allowed samples (each side, row 2)"
+    )
+    p.add_argument(
+        "--ae-grants",
+        type=int,
+        default=60,
+        help="approve->allowed samples through access entries (each side, row 2b); its sign-in "
+        "probe is coarse (~10 ms), so it needs more samples for a stable p99",
     )
     p.add_argument("--storm", type=int, default=200, help="simultaneous approvals")
     p.add_argument("--foreign-writes", type=int, default=20, help="foreign aws-auth writes")
@@ -118,6 +125,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"--only: choose from {', '.join(SCENARIOS)}")
     if args.quick:
         args.per_client, args.rounds, args.grants, args.storm = 4, 1, 3, 20
+        args.ae_grants = 3
         args.foreign_writes, args.active, args.expiring, args.team_roles = 3, 500, 30, 10
         args.window, args.paced_requests = 15.0, 4
     return args
@@ -316,7 +324,7 @@ def execute(run: Run) -> None:
                         url_ae,
                         workdir / "bot-ae",
                         BOT_ENV,
-                        grants_count=args.grants,
+                        grants_count=args.ae_grants,
                         budget=min(240.0, left(0.3)),
                     )
 
