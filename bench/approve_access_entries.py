@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from kubernetes import client, watch
+from kubernetes import client
 from sqlalchemy import select
 
 from bench import scenarios
@@ -434,56 +434,6 @@ def _milestones(
     return mine
 
 
-class _BindingWatch:
-    """When each RoleBinding in the namespace appeared (ADDED event receipt, wall clock), by
-    subject user: the bot's and the floor's alike (no label selector)."""
-
-    def __init__(self, kubeconfig: str, seconds: float) -> None:
-        self.api = api_client_from_kubeconfig(kubeconfig)
-        self.rbac = client.RbacAuthorizationV1Api(self.api)
-        self.added: dict[str, float] = {}
-        self.error: str | None = None
-        self.seconds = int(seconds)
-        listing = self.rbac.list_namespaced_role_binding(NAMESPACE, limit=1)
-        assert listing.metadata is not None
-        self._version = listing.metadata.resource_version
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ae-binding-watch", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        w = watch.Watch()
-        try:
-            for event in w.stream(
-                self.rbac.list_namespaced_role_binding,
-                NAMESPACE,
-                resource_version=self._version,
-                timeout_seconds=self.seconds,
-                _request_timeout=self.seconds + 30,
-            ):
-                if event["type"] == "ADDED":
-                    for subject in event["object"].subjects or []:
-                        self.added.setdefault(subject.name, time.time())
-                if self._stop.is_set():
-                    break
-        except Exception as e:  # reported, not fatal: only the milestones go missing
-            if not self._stop.is_set():  # closing the client at the end ends the stream too
-                self.error = f"RoleBinding watch ended early: {type(e).__name__}: {e}"
-        finally:
-            w.stop()
-
-    def seen(self, user: str, timeout: float = 2.0) -> float | None:
-        deadline = time.monotonic() + timeout
-        while user not in self.added and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return self.added.get(user)
-
-    def close(self) -> None:
-        self._stop.set()
-        self.api.close()
-        self._thread.join(timeout=5)
-
-
 def _wait_connected(bot: BotProcess, timeout: float) -> None:
     """Until the first reconcile has connected the cluster (and the bot froze its objects)."""
     deadline = time.monotonic() + timeout
@@ -508,7 +458,7 @@ class _Sides:
         sign_in: SignIn,
         stub: SlackStub,
         database_url: str,
-        bindings: _BindingWatch,
+        bindings: scenarios.BindingWatch,
     ) -> None:
         self.result = result
         self.bindings = bindings
@@ -684,7 +634,13 @@ def measure_approve_access_entries(
             sign_in=sign_in,
             stub=stub,
             database_url=database_url,
-            bindings=_BindingWatch(env.admin_kubeconfig, budget + 60),
+            bindings=scenarios.BindingWatch(
+                env.admin_kubeconfig,
+                NAMESPACE,
+                budget + 60,
+                label_selector=None,  # the floor's bindings too
+                added_clock=time.time,
+            ),
         )
         sides.timings()  # the first reconcile's calls, not a sample's
         for i in range(grants_count + 1):
