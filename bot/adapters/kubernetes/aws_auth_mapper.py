@@ -30,9 +30,11 @@ class AwsAuthMapper:
         def add_unless_mapped(data: dict[str, str]) -> dict[str, str]:
             # Runs between our read and our write (again after a conflict), so it decides on
             # the data it is about to change.
-            existing = aws_auth.find_mapping(data, arn)
+            existing = aws_auth.resolve(data, arn)
             if existing is not None and not existing.owned:
-                return data  # someone else maps this principal: their entry decides (below)
+                # Someone else maps this principal (an entry, or mapAccounts' default of the
+                # ARN as username): the bot's entry would remap it, so theirs decides (below).
+                return data
             if existing is not None and existing.username.lower() != owned.username.lower():
                 raise _other_form(identity, existing.username)
             try:
@@ -43,7 +45,7 @@ class AwsAuthMapper:
                 ) from exc
 
         data = self._store.update(add_unless_mapped, create=True) or {}
-        mapping = aws_auth.find_mapping(data, arn)
+        mapping = aws_auth.resolve(data, arn)
         if mapping is None:
             raise PermanentError(f"{arn} is still not mapped in {AWS_AUTH} after writing it")
         if mapping.owned:

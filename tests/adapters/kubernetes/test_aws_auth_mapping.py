@@ -115,6 +115,26 @@ def test_foreign_entry_for_the_principal_is_left_alone_and_its_username_used(
     assert read_aws_auth(kube_env).metadata.resource_version == version
 
 
+def test_a_principal_of_a_map_accounts_account_keeps_its_arn_as_username(
+    kube_env: KubeEnv, bot_gateway: KubernetesClusterGateway, aws_auth_reset: dict[str, str]
+) -> None:
+    """mapAccounts maps every principal of account 444455556666 to its ARN: an entry of the
+    bot's would remap it (and drop whatever RBAC names the ARN), so the ARN is bound instead."""
+    bob = Identity.parse("arn:aws:iam::444455556666:user/bob")
+    ops = Identity.parse("arn:aws:iam::444455556666:role/teams/ops")
+    shared = Identity.parse("arn:aws:iam::444455556666:role/sso", "bob@example.com")
+    version = read_aws_auth(kube_env).metadata.resource_version
+
+    assert bot_gateway.ensure_mapping(bob) == "arn:aws:iam::444455556666:user/bob"
+    assert bot_gateway.ensure_mapping(ops) == "arn:aws:iam::444455556666:role/ops"
+    with pytest.raises(PermanentError, match="for every session of the role"):
+        bot_gateway.ensure_mapping(shared)
+    bot_gateway.remove_mapping(bob.principal)
+
+    cm = read_aws_auth(kube_env)
+    assert cm.metadata.resource_version == version and cm.data == aws_auth_reset
+
+
 @pytest.mark.parametrize("arn_field", ["roleARN", "RoleArn"])
 def test_foreign_entry_in_another_letter_case_is_not_shadowed(
     kube_env: KubeEnv, bot_gateway: KubernetesClusterGateway, arn_field: str
