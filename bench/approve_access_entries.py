@@ -4,7 +4,7 @@ The identity step is an EKS access entry here, not aws-auth: the bot runs with a
 cluster has both `kubeconfig:` (Kubernetes) and `eks: {name, region}` with
 `mapping: access-entries`, and boto3 in the bot reaches the loopback EKS emulator
 (`tests/support/eks_emulator.py`) through `AWS_ENDPOINT_URL_EKS`. The apiserver asks the
-TokenReview webhook model of the EKS authenticator (`tests/support/authenticator.py`) about
+TokenReview webhook model of the EKS authenticator (`tests/support/authenticator/`) about
 bearer tokens, and that model reads the access entries from the same emulator.
 
 "Allowed" is proven the same way for the bot and the floor: signing in as the requester with a

@@ -90,7 +90,7 @@ class KubeEnv:
     url: str
     grant_namespaces: tuple[str, ...] = GRANT_NAMESPACES
     #: The model of the EKS authenticator the apiserver asks about bearer tokens it does not
-    #: know (`tests/support/authenticator.py`); `aws_auth_reset` resets it for every test.
+    #: know (`tests/support/authenticator/`); `aws_auth_reset` resets it for every test.
     authenticator: TokenReviewWebhook | None = field(default=None, repr=False)
     _admin: client.ApiClient | None = field(default=None, repr=False)
 

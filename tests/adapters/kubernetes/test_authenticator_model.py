@@ -1,4 +1,4 @@
-"""The EKS authenticator model (tests/support/authenticator.py): its rules, then the real wire.
+"""The EKS authenticator model (tests/support/authenticator/): its rules, then the real wire.
 
 The pure tests pin each rule read from aws-iam-authenticator (REFERENCE §1-2), so that a bot
 prediction that disagrees with the model is the bot's bug. The kube tests prove the model is
