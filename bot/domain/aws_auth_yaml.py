@@ -73,11 +73,7 @@ def skippable(text: str) -> bool:
 def go_document(text: str) -> Any:
     """The first YAML document of `text` as JSON-like values; raises Lost."""
     try:
-        loader = _Composer(text)
-        try:
-            node = loader.get_node() if loader.check_node() else None
-        finally:
-            loader.dispose()
+        node = _first_node(text)
     except yaml.YAMLError as error:
         raise Lost(f"it is not valid YAML: {describe_yaml_error(error)}") from error
     return None if node is None else _GoDecoder().value(node)
@@ -86,16 +82,22 @@ def go_document(text: str) -> Any:
 def go_strings(text: str) -> list[str]:
     """A list decoded by go-yaml v2 into `[]string` (mapAccounts): each scalar as written."""
     try:
-        loader = _Composer(text)
-        try:
-            node = loader.get_node() if loader.check_node() else None
-        finally:
-            loader.dispose()
+        node = _first_node(text)
     except yaml.YAMLError:
         return []
     if not isinstance(node, yaml.SequenceNode):
         return []
     return [n.value for n in node.value if isinstance(n, yaml.ScalarNode)]
+
+
+def _first_node(text: str) -> yaml.Node | None:
+    """The node tree of the first document only, as go-yaml v2's Unmarshal reads it."""
+    loader = _Composer(text)
+    try:
+        node: yaml.Node | None = loader.get_node() if loader.check_node() else None
+        return node
+    finally:
+        loader.dispose()
 
 
 def describe_yaml_error(error: yaml.YAMLError) -> str:
