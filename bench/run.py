@@ -370,6 +370,28 @@ def mb_text(kib: int | None) -> str:
     return "n/a" if math.isnan(value) else f"{value:.0f} MB"
 
 
+def _floor_rows(
+    row: str, what: str, bot: list[float], floor: list[float], target: float
+) -> list[tuple[str, ...]]:
+    """The p50 and p99 rows of a bot-against-its-floor measurement."""
+    out = []
+    for q in (50, 99):
+        bot_q, floor_q = percentile(bot, q), percentile(floor, q)
+        r = ratio(bot_q, floor_q)
+        out.append(
+            (
+                row,
+                f"{what}, p{q}, {len(bot)} / {len(floor)} grants",
+                ms(bot_q),
+                f"{ms(floor_q)} (API floor)",
+                f"{r:.2f}×",
+                f"≤ {target}× floor",
+                verdict(r <= target) if not math.isnan(r) else "n/a",
+            )
+        )
+    return out
+
+
 def render(run: Run) -> str:
     rows: list[tuple[str, ...]] = []
     notes = list(run.notes)
@@ -421,21 +443,9 @@ def render(run: Run) -> str:
             )
         )
     if ap is not None:
-        for q in (50, 99):
-            bot_q, floor_q = percentile(ap.bot, q), percentile(ap.floor, q)
-            r = ratio(bot_q, floor_q)
-            rows.append(
-                (
-                    "2",
-                    f"Approve click → SubjectAccessReview allowed, p{q}, "
-                    f"{len(ap.bot)} / {len(ap.floor)} grants",
-                    ms(bot_q),
-                    f"{ms(floor_q)} (API floor)",
-                    f"{r:.2f}×",
-                    f"≤ {APPROVE_TARGET}× floor",
-                    verdict(r <= APPROVE_TARGET) if not math.isnan(r) else "n/a",
-                )
-            )
+        rows += _floor_rows(
+            "2", "Approve click → SubjectAccessReview allowed", ap.bot, ap.floor, APPROVE_TARGET
+        )
         if ap.to_decided:
             notes.append(
                 "approve, bot medians from its own records: click sent → decision written "
@@ -448,21 +458,13 @@ def render(run: Run) -> str:
             notes.append("approve samples lost: " + "; ".join(ap.failures))
     if run.approve_ae is not None:
         ae = run.approve_ae
-        for q in (50, 99):
-            bot_q, floor_q = percentile(ae.bot, q), percentile(ae.floor, q)
-            r = ratio(bot_q, floor_q)
-            rows.append(
-                (
-                    "2b",
-                    f"Approve click → requester's token lists pods, EKS access entry (API mode), "
-                    f"p{q}, {len(ae.bot)} / {len(ae.floor)} grants",
-                    ms(bot_q),
-                    f"{ms(floor_q)} (API floor)",
-                    f"{r:.2f}×",
-                    f"≤ {APPROVE_AE_TARGET}× floor",
-                    verdict(r <= APPROVE_AE_TARGET) if not math.isnan(r) else "n/a",
-                )
-            )
+        rows += _floor_rows(
+            "2b",
+            "Approve click → requester's token lists pods, EKS access entry (API mode)",
+            ae.bot,
+            ae.floor,
+            APPROVE_AE_TARGET,
+        )
         notes.extend(summary(ae))
     if ex is not None:
         for label, lags, missing in (
