@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 
+from bot.domain.grants import MappedIdentity
 from bot.domain.ports import ClusterGateway, OwnedClusterState
 from bot.domain.principals import Identity, Principal
 from bot.domain.rbac import RbacGrant
@@ -38,11 +39,11 @@ class CrashingGateway:
             logging.shutdown()
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def ensure_mapping(self, identity: Identity) -> str:
+    def ensure_mapping(self, identity: Identity) -> MappedIdentity:
         self._at("before:ensure_mapping")
-        username = self.inner.ensure_mapping(identity)
+        mapped = self.inner.ensure_mapping(identity)
         self._at("after:ensure_mapping")
-        return username
+        return mapped
 
     def remove_mapping(self, principal: Principal) -> None:
         self._at("before:remove_mapping")

@@ -1,12 +1,8 @@
-"""Access requests and the grants they become: one record, one explicit state machine.
+"""Access requests and the grants they become: the records and their states.
 
-    pending ──approve──▶ activating ──applied──▶ active ──expire/revoke──▶ revoking ──▶ ended
-       │ deny/timeout/cancel            │ permanent failure ─▶ revoking (cleanup) ─▶ ended
-       ▼                                ▼
-    denied / timed_out / cancelled     (transient failure: stays activating, retried)
-
-Every external step is idempotent, and each state is written before the step it announces,
-so a crash between any two steps is finished by the sweep on the next start.
+The transitions between the states are values, one function each, in
+`bot.domain.transitions`. Every external step is idempotent, and each state is written before
+the step it announces, so a crash between any two steps is finished by the sweep.
 """
 
 from __future__ import annotations
@@ -33,21 +29,39 @@ class GrantStatus(StrEnum):
         return self.value.replace("_", " ")
 
 
+class MappedVia(StrEnum):
+    """How the grant's identity is mapped to its Kubernetes username in the cluster."""
+
+    #: The bot's own entry in kube-system/aws-auth.
+    AWS_AUTH = "aws-auth"
+    #: The bot's own EKS access entry.
+    ACCESS_ENTRY = "access-entry"
+    #: A mapping the bot did not create (and never touches): its username is bound.
+    EXISTING = "existing"
+
+    @property
+    def owned(self) -> bool:
+        return self is not MappedVia.EXISTING
+
+
+@dataclass(frozen=True)
+class MappedIdentity:
+    """What mapping an identity gave: the username to bind, and which mapping gives it."""
+
+    username: str
+    via: MappedVia
+
+
 class EndReason(StrEnum):
     EXPIRED = "expired"
     REVOKED = "revoked"
     FAILED = "failed"
 
 
-#: States whose grant needs (or may need) its aws-auth mapping in the cluster.
+#: States whose grant needs (or may need) its identity mapping in the cluster.
 HOLDS_ACCESS = frozenset({GrantStatus.ACTIVATING, GrantStatus.ACTIVE})
-#: States the sweep must drive forward.
-IN_FLIGHT = frozenset({GrantStatus.ACTIVATING, GrantStatus.REVOKING})
 OPEN = frozenset(
     {GrantStatus.PENDING, GrantStatus.ACTIVATING, GrantStatus.ACTIVE, GrantStatus.REVOKING}
-)
-CLOSED = frozenset(
-    {GrantStatus.DENIED, GrantStatus.TIMED_OUT, GrantStatus.CANCELLED, GrantStatus.ENDED}
 )
 
 
@@ -75,8 +89,7 @@ class Grant:
     end_reason: EndReason | None = None
     end_detail: str | None = None
     k8s_username: str | None = None
-    mapping_applied: bool = False
-    rbac_applied: bool = False
+    mapped_via: MappedVia | None = None
     attempts: int = 0
     next_attempt_at: datetime | None = None
     last_error: str | None = None
@@ -109,6 +122,7 @@ class GrantRef:
     principal_arn: str
     k8s_username: str | None
     session_name: str | None = None
+    mapped_via: MappedVia | None = None
 
     @property
     def identity(self) -> Identity:
@@ -153,4 +167,5 @@ class AuditEvent:
     detail: str = ""
 
 
+#: The actor of what the bot does by itself (expiry, sweep, reconcile).
 SYSTEM = "system"

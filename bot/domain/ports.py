@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, overload
 
-from bot.domain.grants import (
-    AuditEvent,
-    Extension,
-    ExtensionStatus,
-    Grant,
-    GrantRef,
-    GrantStatus,
-)
+from bot.domain.grants import AuditEvent, Extension, Grant, GrantRef, MappedIdentity
 from bot.domain.policy import ClusterConfig, Profile
 from bot.domain.principals import Identity, Principal
 from bot.domain.rbac import RbacGrant
+from bot.domain.transitions import ExtensionTransition, GrantTransition
 
 
 class Clock(Protocol):
@@ -38,9 +31,10 @@ class OwnedClusterState:
 class ClusterGateway(Protocol):
     """One Kubernetes cluster. Every method is idempotent; raises TransientError/PermanentError."""
 
-    def ensure_mapping(self, identity: Identity) -> str:
+    def ensure_mapping(self, identity: Identity) -> MappedIdentity:
         """Map the identity's principal unless already mapped (aws-auth entry or access entry,
-        whichever the cluster reads); return the Kubernetes username this person will have.
+        whichever the cluster reads); return the Kubernetes username this person will have,
+        and which mapping gives it.
 
         An entry the bot did not create is never modified: the username it gives this person
         is returned instead (rendered for their session name).
@@ -73,70 +67,81 @@ class Clusters(Protocol):
 class GrantStore(Protocol):
     """Persistence of requests, grants, extensions and the audit trail.
 
-    Every state change is a conditional update (`expect`): it applies only if the row is still
-    in one of the expected states, so two clicks or two replicas can never both win.
+    Every state change is a transition (`bot.domain.transitions`) applied by `apply`: a
+    conditional update that takes effect only if the record is still in one of the expected
+    states, with its audit event in the same transaction, so two clicks or two replicas can
+    never both win. Reads are named for the decision they serve.
     """
 
     def add_grant(self, grant: Grant, event: AuditEvent) -> None: ...
 
     def get_grant(self, grant_id: str) -> Grant | None: ...
 
-    def update_grant(
-        self,
-        grant_id: str,
-        *,
-        expect: Collection[GrantStatus],
-        changes: dict[str, object],
-        event: AuditEvent | None = None,
-    ) -> Grant | None:
-        """Apply `changes` if the status is in `expect`; return the new grant, or None."""
+    @overload
+    def apply(self, transition: GrantTransition) -> Grant | None: ...
+
+    @overload
+    def apply(self, transition: ExtensionTransition) -> Extension | None: ...
+
+    def apply(self, transition: GrantTransition | ExtensionTransition) -> Grant | Extension | None:
+        """The record after the transition, or None when it was in none of the expected
+        states (someone else's transition won)."""
         ...
 
-    def find_grants(
-        self,
-        *,
-        statuses: Collection[GrantStatus],
-        requester: str | None = None,
-        principal_arn: str | None = None,
-        cluster: str | None = None,
-        expires_before: datetime | None = None,
-        pending_before: datetime | None = None,
-        attempt_due: datetime | None = None,
-        limit: int | None = None,
-    ) -> list[Grant]: ...
-
-    def grant_refs(self, *, statuses: Collection[GrantStatus], cluster: str) -> list[GrantRef]:
-        """A few columns of many grants (reconcile reads every live grant of a cluster)."""
+    def open_grants_of(self, requester: str) -> list[Grant]:
+        """The requester's requests and grants that have not ended, oldest first."""
         ...
 
-    def find_warn_due(self, now: datetime, horizon: timedelta) -> list[Grant]:
+    def pending_requests(self, *, limit: int) -> list[Grant]:
+        """Requests waiting for a decision, oldest first."""
+        ...
+
+    def access_holders(self, *, principal_arn: str, cluster: str) -> list[Grant]:
+        """Grants of one principal on one cluster that hold (or are getting) its mapping."""
+        ...
+
+    def due_for_expiry(self, now: datetime) -> list[Grant]:
+        """Activating or active grants whose expiry has come."""
+        ...
+
+    def activations_due(self, now: datetime) -> list[Grant]:
+        """Activating grants whose lease or backoff is over."""
+        ...
+
+    def revocations_due(self, now: datetime) -> list[Grant]:
+        """Revoking grants whose lease or backoff is over."""
+        ...
+
+    def requests_past_deadline(self, now: datetime) -> list[Grant]:
+        """Pending requests nobody decided in time."""
+        ...
+
+    def active_expiring_by(self, at: datetime) -> list[Grant]:
+        """Active grants that expire by `at` (the precise timers to arm)."""
+        ...
+
+    def due_for_warning(self, now: datetime, horizon: timedelta) -> list[Grant]:
         """Active, not yet warned, expiring within `horizon` (candidates; callers check each
         grant's own warn_before)."""
+        ...
+
+    def access_refs(self, cluster: str) -> list[GrantRef]:
+        """A few columns of every grant holding access on a cluster (reconcile reads them all
+        at once)."""
         ...
 
     def add_extension(self, extension: Extension, event: AuditEvent) -> None: ...
 
     def get_extension(self, extension_id: str) -> Extension | None: ...
 
-    def update_extension(
-        self,
-        extension_id: str,
-        *,
-        expect: Collection[ExtensionStatus],
-        changes: dict[str, object],
-        event: AuditEvent | None = None,
-    ) -> Extension | None: ...
+    def pending_extension_of(self, grant_id: str) -> Extension | None: ...
 
-    def find_extensions(
-        self,
-        *,
-        statuses: Collection[ExtensionStatus],
-        grant_id: str | None = None,
-        pending_before: datetime | None = None,
-    ) -> list[Extension]: ...
+    def extensions_past_deadline(self, now: datetime) -> list[Extension]:
+        """Pending extensions nobody decided in time."""
+        ...
 
     def record(self, event: AuditEvent) -> None:
-        """Write an audit event on its own (refused clicks, notification failures)."""
+        """Write an audit event on its own (refused clicks, reconcile repairs)."""
         ...
 
     def audit_trail(self, grant_id: str) -> list[AuditEvent]: ...

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from bot.domain import transitions
 from bot.domain.errors import EksAccessError, PermanentError, TransientError
-from bot.domain.grants import AuditEvent, EndReason, Grant, GrantStatus
+from bot.domain.grants import EndReason, Grant, GrantStatus
 from bot.domain.plan import rbac_for_grant
 from bot.services.deps import Deps
 from bot.services.failures import schedule_retry
@@ -31,40 +34,22 @@ class ActivateGrant:
         now = deps.clock.now()
         assert grant.expires_at is not None
         if grant.expires_at <= now:
-            return self._abandon(grant, EndReason.EXPIRED, "expired before it could be applied")
+            return self._abandon(
+                grant, EndReason.EXPIRED, "expired before it could be applied", now
+            )
         try:
             profile = deps.profile_of(grant)
             gateway = deps.clusters.get(grant.cluster)
             # Both steps are recorded together when the grant turns active. Until then it is
             # `activating`, and a re-run (after a crash, by the sweep) repeats them: each is
             # idempotent, and the mapping yields the same username again.
-            username = gateway.ensure_mapping(grant.identity)
-            gateway.ensure_rbac(rbac_for_grant(grant, profile, username, grant.expires_at))
+            mapped = gateway.ensure_mapping(grant.identity)
+            gateway.ensure_rbac(rbac_for_grant(grant, profile, mapped.username, grant.expires_at))
         except TransientError as e:
-            return schedule_retry(deps, grant, e, step="activate")
+            return schedule_retry(deps, grant, e, step="activate", now=now)
         except (PermanentError, EksAccessError) as e:
-            return self._abandon(grant, EndReason.FAILED, str(e))
-        active = deps.store.update_grant(
-            grant.id,
-            expect={GrantStatus.ACTIVATING},
-            changes={
-                "status": GrantStatus.ACTIVE,
-                "k8s_username": username,
-                "mapping_applied": True,
-                "rbac_applied": True,
-                "activated_at": now,
-                "attempts": 0,
-                "next_attempt_at": None,
-                "last_error": None,
-            },
-            event=AuditEvent(
-                now,
-                "system",
-                "grant.activated",
-                grant.id,
-                f"as {username} until {grant.expires_at.isoformat()}",
-            ),
-        )
+            return self._abandon(grant, EndReason.FAILED, str(e), now)
+        active = deps.store.apply(transitions.activated(grant, mapped=mapped, now=now))
         if active is None:
             return self._lost_race(grant.id)
         deps.timers.schedule(active.id, grant.expires_at)
@@ -74,20 +59,12 @@ class ActivateGrant:
         )
         return active
 
-    def _abandon(self, grant: Grant, reason: EndReason, detail: str) -> Grant:
+    def _abandon(self, grant: Grant, reason: EndReason, detail: str, now: datetime) -> Grant:
         deps = self.deps
-        now = deps.clock.now()
-        failing = deps.store.update_grant(
-            grant.id,
-            expect={GrantStatus.ACTIVATING},
-            changes={
-                "status": GrantStatus.REVOKING,
-                "end_reason": reason,
-                "end_detail": detail,
-                "ended_by": "system",
-                "next_attempt_at": now + deps.retry.lease,
-            },
-            event=AuditEvent(now, "system", f"grant.{reason.value}", grant.id, detail),
+        failing = deps.store.apply(
+            transitions.abandon(
+                grant, reason=reason, detail=detail, now=now, lease=deps.retry.lease
+            )
         )
         if failing is None:
             return self._lost_race(grant.id)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bot.domain import transitions
 from bot.domain.errors import Conflict, Rejected
-from bot.domain.grants import AuditEvent, Grant, GrantStatus
+from bot.domain.grants import Grant, GrantStatus
 from bot.services.activate import ActivateGrant
 from bot.services.approval import check_approver, decided_text
 from bot.services.deps import Deps
@@ -42,22 +43,12 @@ class DecideRequest:
                 f"Request `{grant.id}` waited too long and has timed out; ask for a new one."
             )
         if approve:
-            changes: dict[str, object] = {
-                "status": GrantStatus.ACTIVATING,
-                "expires_at": now + grant.duration,
-                "next_attempt_at": now + deps.retry.lease,
-            }
-            action = "request.approved"
+            decision = transitions.approve(
+                grant, actor=actor, note=note, now=now, lease=deps.retry.lease
+            )
         else:
-            changes = {"status": GrantStatus.DENIED, "ended_at": now}
-            action = "request.denied"
-        changes |= {"decided_by": actor, "decided_at": now, "decision_note": note or None}
-        decided = deps.store.update_grant(
-            grant.id,
-            expect={GrantStatus.PENDING},
-            changes=changes,
-            event=AuditEvent(now, actor, action, grant.id, note),
-        )
+            decision = transitions.deny(grant, actor=actor, note=note, now=now)
+        decided = deps.store.apply(decision)
         if decided is None:
             latest = deps.grant_or_fail(grant.id)
             raise Conflict(

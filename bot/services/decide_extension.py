@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bot.domain import transitions
 from bot.domain.errors import Conflict, NotFound
-from bot.domain.grants import AuditEvent, Extension, ExtensionStatus
+from bot.domain.grants import Extension, ExtensionStatus
 from bot.services.approval import check_approver, decided_text
 from bot.services.deps import Deps
 from bot.services.extend import apply_extension, check_extension
@@ -37,23 +38,16 @@ class DecideExtension:
             )
         now = deps.clock.now()
         if approve:
-            check_extension(deps, grant, profile, extension.duration)
-        status = ExtensionStatus.APPROVED if approve else ExtensionStatus.DENIED
-        decided = deps.store.update_extension(
-            extension.id,
-            expect={ExtensionStatus.PENDING},
-            changes={
-                "status": status,
-                "decided_by": actor,
-                "decided_at": now,
-                "decision_note": note or None,
-            },
-            event=AuditEvent(now, actor, f"extension.{status.value}", grant.id, extension.id),
+            check_extension(grant, profile, extension.duration, now)
+        decided = deps.store.apply(
+            transitions.decide_extension(
+                extension, actor=actor, approve=approve, note=note, now=now
+            )
         )
         if decided is None:
             latest = deps.store.get_extension(extension.id) or extension
             raise Conflict(f"This extension was {decided_text(latest.status, latest.decided_by)}.")
         if approve:
-            grant = apply_extension(deps, grant, extension.duration, actor=actor)
+            grant = apply_extension(deps, grant, extension.duration, actor=actor, now=now)
         deps.notifier.extension_decided(decided, grant)
         return decided

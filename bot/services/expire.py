@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.domain.grants import AuditEvent, EndReason, Grant, GrantStatus
+from bot.domain import transitions
+from bot.domain.grants import Grant, GrantStatus
 from bot.services.deps import Deps
 from bot.services.finish_revocation import FinishRevocation
 
@@ -29,18 +30,9 @@ class ExpireGrant:
         if grant.expires_at > now:
             deps.timers.schedule(grant.id, grant.expires_at)
             return grant
-        revoking = deps.store.update_grant(
-            grant.id,
-            expect={GrantStatus.ACTIVE, GrantStatus.ACTIVATING},
-            changes={
-                "status": GrantStatus.REVOKING,
-                "end_reason": EndReason.EXPIRED,
-                "ended_by": "system",
-                "next_attempt_at": now + deps.retry.lease if reach_cluster else now,
-                "attempts": 0,
-            },
-            event=AuditEvent(now, "system", "grant.expired", grant.id),
-        )
+        # Not reaching the cluster: the sweep may take the cleanup over at once.
+        retry_at = now + deps.retry.lease if reach_cluster else now
+        revoking = deps.store.apply(transitions.expire(grant, now=now, retry_at=retry_at))
         if revoking is None:
             return deps.store.get_grant(grant.id)
         if not reach_cluster:

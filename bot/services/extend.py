@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from bot.domain import transitions
 from bot.domain.durations import format_duration
 from bot.domain.errors import Conflict, EksAccessError, Rejected
 from bot.domain.grants import AuditEvent, Extension, ExtensionStatus, Grant, GrantStatus
@@ -31,11 +32,11 @@ class RequestExtension:
                 f"`{grant.id}` is {grant.status.label}; only active grants can be extended."
             )
         profile = deps.profile_of(grant)
-        check_extension(deps, grant, profile, duration)
         now = deps.clock.now()
+        check_extension(grant, profile, duration, now)
         if profile.self_approval:
-            return apply_extension(deps, grant, duration, actor=actor)
-        if deps.store.find_extensions(statuses={ExtensionStatus.PENDING}, grant_id=grant.id):
+            return apply_extension(deps, grant, duration, actor=actor, now=now)
+        if deps.store.pending_extension_of(grant.id) is not None:
             raise Conflict(f"An extension of `{grant.id}` is already waiting for approval.")
         extension = Extension(
             id=deps.new_id(),
@@ -58,19 +59,14 @@ class RequestExtension:
         )
         ref = deps.notifier.extension_requested(extension, grant)
         if ref is not None:
-            extension = (
-                deps.store.update_extension(
-                    extension.id,
-                    expect=set(ExtensionStatus),
-                    changes={"approval_channel": ref.channel, "approval_ts": ref.ts},
-                )
-                or extension
-            )
+            noted = transitions.note_extension_message(extension, channel=ref.channel, ts=ref.ts)
+            extension = deps.store.apply(noted) or extension
         return extension
 
 
-def check_extension(deps: Deps, grant: Grant, profile: Profile, duration: timedelta) -> None:
-    now = deps.clock.now()
+def check_extension(grant: Grant, profile: Profile, duration: timedelta, now: datetime) -> None:
+    """Within the profile's bounds, and the grant never ends later than its max_duration
+    from now."""
     if not profile.min_duration <= duration <= profile.max_duration:
         raise Rejected(
             f"`{format_duration(duration)}` is outside what `{profile.name}` allows: between "
@@ -86,25 +82,15 @@ def check_extension(deps: Deps, grant: Grant, profile: Profile, duration: timede
         )
 
 
-def apply_extension(deps: Deps, grant: Grant, duration: timedelta, *, actor: str) -> Grant:
+def apply_extension(
+    deps: Deps, grant: Grant, duration: timedelta, *, actor: str, now: datetime
+) -> Grant:
     """Move the expiry; refresh the binding's annotation; reset the warning; re-arm the timer."""
-    now = deps.clock.now()
-    assert grant.expires_at is not None
-    new_expiry = grant.expires_at + duration
-    extended = deps.store.update_grant(
-        grant.id,
-        expect={GrantStatus.ACTIVE},
-        changes={"expires_at": new_expiry, "warned_at": None},
-        event=AuditEvent(
-            now,
-            actor,
-            "grant.extended",
-            grant.id,
-            f"+{format_duration(duration)} until {new_expiry.isoformat()}",
-        ),
-    )
+    extended = deps.store.apply(transitions.extend(grant, by=duration, actor=actor, now=now))
     if extended is None:
         raise Conflict(f"`{grant.id}` ended before the extension could be applied.")
+    assert extended.expires_at is not None
+    new_expiry = extended.expires_at
     deps.timers.schedule(extended.id, new_expiry)
     profile = deps.policy.profiles.get(grant.profile)
     if profile is not None and extended.k8s_username:

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-from bot.domain.grants import AuditEvent, Grant, GrantStatus
+from datetime import datetime
+
+from bot.domain import transitions
+from bot.domain.grants import Grant, GrantStatus
 from bot.services.deps import Deps
 
 
-def schedule_retry(deps: Deps, grant: Grant, error: Exception, *, step: str) -> Grant:
+def schedule_retry(
+    deps: Deps, grant: Grant, error: Exception, *, step: str, now: datetime
+) -> Grant:
     """Record the failure on the grant and when the sweep may try again.
 
     The grant keeps its state (activating/revoking), which is what users and approvers see;
     the approvers are alerted once, when the failures pass the threshold.
     """
-    now = deps.clock.now()
     attempts = grant.attempts + 1
-    updated = deps.store.update_grant(
-        grant.id,
-        expect={grant.status},
-        changes={
-            "attempts": attempts,
-            "next_attempt_at": now + deps.retry.delay(attempts),
-            "last_error": str(error)[:500],
-        },
-        event=AuditEvent(now, "system", f"{step}.retry", grant.id, str(error)[:500]),
+    retry_at = now + deps.retry.delay(attempts)
+    updated = deps.store.apply(
+        transitions.retry_later(grant, step=step, error=str(error), now=now, retry_at=retry_at)
     )
     if attempts == 1 and grant.status is GrantStatus.ACTIVATING and updated is not None:
         deps.notifier.grant_delayed(updated)

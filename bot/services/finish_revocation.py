@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bot.domain import transitions
 from bot.domain.errors import EksAccessError
-from bot.domain.grants import HOLDS_ACCESS, AuditEvent, Grant, GrantStatus
+from bot.domain.grants import Grant, GrantStatus
 from bot.services.deps import Deps
 from bot.services.failures import schedule_retry
 
@@ -36,27 +37,10 @@ class FinishRevocation:
         except EksAccessError as e:
             if grant.status is GrantStatus.ENDED:
                 return grant  # the reconcile pass removes what is left
-            return schedule_retry(deps, grant, e, step="revoke")
+            return schedule_retry(deps, grant, e, step="revoke", now=deps.clock.now())
         if grant.status is GrantStatus.ENDED:
             return grant
-        now = deps.clock.now()
-        ended = deps.store.update_grant(
-            grant.id,
-            expect={GrantStatus.REVOKING},
-            changes={
-                "status": GrantStatus.ENDED,
-                "ended_at": now,
-                "next_attempt_at": None,
-                "last_error": None,
-            },
-            event=AuditEvent(
-                now,
-                grant.ended_by or "system",
-                "grant.ended",
-                grant.id,
-                grant.end_reason.value if grant.end_reason else "",
-            ),
-        )
+        ended = deps.store.apply(transitions.end(grant, now=deps.clock.now()))
         if ended is None:
             return deps.grant_or_fail(grant.id)
         deps.timers.cancel(grant.id)
@@ -65,7 +49,7 @@ class FinishRevocation:
         return ended
 
     def _mapping_still_needed(self, grant: Grant) -> bool:
-        others = self.deps.store.find_grants(
-            statuses=HOLDS_ACCESS, principal_arn=grant.principal_arn, cluster=grant.cluster
+        others = self.deps.store.access_holders(
+            principal_arn=grant.principal_arn, cluster=grant.cluster
         )
         return any(g.id != grant.id for g in others)

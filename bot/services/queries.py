@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from bot.domain.grants import OPEN, Grant, GrantStatus
+from bot.domain.grants import Grant
 from bot.domain.policy import Profile
 from bot.services.deps import Deps
 
 
 def my_grants(deps: Deps, user: str) -> list[Grant]:
-    grants = deps.store.find_grants(statuses=OPEN, requester=user)
-    return sorted(grants, key=lambda g: g.created_at)
+    return deps.store.open_grants_of(user)
 
 
 def awaiting_my_decision(deps: Deps, user: str, limit: int = 50) -> list[Grant]:
@@ -17,9 +16,8 @@ def awaiting_my_decision(deps: Deps, user: str, limit: int = 50) -> list[Grant]:
     approves = [p.name for p in deps.policy.profiles.values() if deps.is_member(user, p.approvers)]
     if not approves:
         return []  # most users approve nothing: no query
-    pending = deps.store.find_grants(statuses={GrantStatus.PENDING}, limit=500)
     mine = []
-    for grant in sorted(pending, key=lambda g: g.created_at):
+    for grant in deps.store.pending_requests(limit=500):
         profile = deps.policy.profiles.get(grant.profile)
         if profile is None or profile.name not in approves:
             continue

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.domain.errors import EksAccessError
-from bot.domain.grants import HOLDS_ACCESS, AuditEvent, GrantStatus
+from bot.domain.grants import SYSTEM, AuditEvent, GrantStatus
 from bot.domain.plan import rbac_for_grant
 from bot.domain.principals import Principal
 from bot.services.deps import Deps
@@ -40,7 +40,7 @@ class ReconcileCluster:
         gateway = deps.clusters.get(cluster)
         namespaces = {ns for p in deps.policy.profiles.values() for ns in p.namespaces}
         state = gateway.owned_state(namespaces)
-        refs = deps.store.grant_refs(statuses=HOLDS_ACCESS, cluster=cluster)
+        refs = deps.store.access_refs(cluster)
         live = {r.id: r for r in refs}
         needed = {_key(r.principal_arn) for r in refs}
         mapped = {_key(arn) for arn in state.mapped_arns}
@@ -53,7 +53,9 @@ class ReconcileCluster:
             missing_binding = ref.id not in state.bindings.get(ref.namespace, set())
             # Only a mapping the bot made itself is the bot's to put back.
             missing_mapping = (
-                identity.principal.key not in mapped and ref.k8s_username == identity.owned_username
+                identity.principal.key not in mapped
+                and ref.mapped_via is not None
+                and ref.mapped_via.owned
             )
             if not (missing_binding or missing_mapping):
                 continue
@@ -70,7 +72,7 @@ class ReconcileCluster:
                 deps.store.record(
                     AuditEvent(
                         now,
-                        "system",
+                        SYSTEM,
                         "reconcile.reapplied",
                         ref.id,
                         f"binding={missing_binding} mapping={missing_mapping}",
@@ -91,10 +93,7 @@ class ReconcileCluster:
         orphans = [arn for arn in state.mapped_arns if _key(arn) not in needed]
         if orphans:
             # Read once more: a grant of the same principal may have started activating since.
-            still = {
-                _key(r.principal_arn)
-                for r in deps.store.grant_refs(statuses=HOLDS_ACCESS, cluster=cluster)
-            }
+            still = {_key(r.principal_arn) for r in deps.store.access_refs(cluster)}
             for arn in orphans:
                 if _key(arn) not in still:
                     self._remove(
@@ -118,7 +117,7 @@ class ReconcileCluster:
             action(*args)
             into.append(what)
             self.deps.store.record(
-                AuditEvent(self.deps.clock.now(), "system", "reconcile.removed", None, what)
+                AuditEvent(self.deps.clock.now(), SYSTEM, "reconcile.removed", None, what)
             )
         except EksAccessError as e:
             report.errors.append(f"{what}: {e}")

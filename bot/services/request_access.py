@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.domain import transitions
 from bot.domain.commands import GrantCommand
 from bot.domain.durations import format_duration
 from bot.domain.errors import Rejected
-from bot.domain.grants import OPEN, AuditEvent, Grant, GrantStatus
+from bot.domain.grants import AuditEvent, Grant, GrantStatus
 from bot.domain.policy import ClusterConfig, Policy, Profile
 from bot.domain.principals import Identity
 from bot.services.deps import Deps
@@ -31,9 +32,12 @@ class RequestAccess:
         )
         profile, cluster, namespace = checked.profile, checked.cluster, checked.namespace
         now = deps.clock.now()
-        duplicate = deps.store.find_grants(statuses=OPEN, requester=requester, cluster=cluster.name)
-        for other in duplicate:
-            if other.profile == profile.name and other.namespace == namespace:
+        for other in deps.store.open_grants_of(requester):
+            if (other.cluster, other.profile, other.namespace) == (
+                cluster.name,
+                profile.name,
+                namespace,
+            ):
                 raise Rejected(
                     f"You already have request `{other.id}` for `{profile.name}` in `{namespace}` "
                     f"({other.status.value}). Use `/eks-access extend {other.id} <duration>` "
@@ -65,12 +69,8 @@ class RequestAccess:
         )
         ref = deps.notifier.approval_requested(grant, profile)
         if ref is not None:
-            updated = deps.store.update_grant(
-                grant.id,
-                expect=set(GrantStatus),
-                changes={"approval_channel": ref.channel, "approval_ts": ref.ts},
-            )
-            grant = updated or grant
+            noted = transitions.note_approval_message(grant, channel=ref.channel, ts=ref.ts)
+            grant = deps.store.apply(noted) or grant
         return grant
 
 

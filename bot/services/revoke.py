@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bot.domain import transitions
 from bot.domain.errors import Conflict, Rejected
-from bot.domain.grants import AuditEvent, EndReason, Grant, GrantStatus
+from bot.domain.grants import AuditEvent, Grant, GrantStatus
 from bot.services.deps import Deps
 from bot.services.finish_revocation import FinishRevocation
 
@@ -23,19 +24,14 @@ class RevokeGrant:
         grant = deps.grant_or_fail(grant_id)
         profile = deps.policy.profiles.get(grant.profile)
         is_approver = profile is not None and deps.is_member(actor, profile.approvers)
+        now = deps.clock.now()
         if actor != grant.requester and not is_approver:
-            deps.store.record(AuditEvent(deps.clock.now(), actor, "revoke.refused", grant.id))
+            deps.store.record(AuditEvent(now, actor, "revoke.refused", grant.id))
             raise Rejected(
                 f"Only the requester or an approver of `{grant.profile}` can revoke `{grant.id}`."
             )
-        now = deps.clock.now()
         if grant.status is GrantStatus.PENDING:
-            cancelled = deps.store.update_grant(
-                grant.id,
-                expect={GrantStatus.PENDING},
-                changes={"status": GrantStatus.CANCELLED, "ended_at": now, "ended_by": actor},
-                event=AuditEvent(now, actor, "request.cancelled", grant.id),
-            )
+            cancelled = deps.store.apply(transitions.cancel(grant, actor=actor, now=now))
             if cancelled is not None:
                 deps.notifier.approval_updated(cancelled)
                 return cancelled
@@ -44,17 +40,8 @@ class RevokeGrant:
             if grant.status is GrantStatus.REVOKING:
                 return FinishRevocation(deps).execute(grant_id=grant.id)
             raise Conflict(f"`{grant.id}` is already {grant.status.label}.")
-        revoking = deps.store.update_grant(
-            grant.id,
-            expect={GrantStatus.ACTIVATING, GrantStatus.ACTIVE},
-            changes={
-                "status": GrantStatus.REVOKING,
-                "end_reason": EndReason.REVOKED,
-                "ended_by": actor,
-                "next_attempt_at": now + deps.retry.lease,
-                "attempts": 0,
-            },
-            event=AuditEvent(now, actor, "grant.revoked", grant.id),
+        revoking = deps.store.apply(
+            transitions.revoke(grant, actor=actor, now=now, lease=deps.retry.lease)
         )
         if revoking is None:
             latest = deps.grant_or_fail(grant.id)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from bot.domain.grants import AuditEvent, ExtensionStatus, Grant, GrantStatus
+from bot.domain import transitions
+from bot.domain.grants import Grant
 from bot.services.activate import ActivateGrant
 from bot.services.deps import Deps
 from bot.services.expire import ExpireGrant
@@ -45,9 +46,7 @@ class SweepDue:
         # A cluster that fails once in this pass is not called again until the next one: in a
         # network partition every call would wait out its timeout, grant after grant.
         down: set[str] = set()
-        for grant in store.find_grants(
-            statuses={GrantStatus.ACTIVE, GrantStatus.ACTIVATING}, expires_before=now
-        ):
+        for grant in store.due_for_expiry(now):
             reach = grant.cluster not in down
             self._step(
                 report,
@@ -58,63 +57,45 @@ class SweepDue:
                 reach_cluster=reach,
             )
             report.expired += 1
-        for grant in store.find_grants(statuses={GrantStatus.ACTIVATING}, attempt_due=now):
+        for grant in store.activations_due(now):
             if grant.cluster not in down:
                 self._step(
                     report, down, grant.cluster, ActivateGrant(deps).execute, grant_id=grant.id
                 )
                 report.retried += 1
-        for grant in store.find_grants(statuses={GrantStatus.REVOKING}, attempt_due=now):
+        for grant in store.revocations_due(now):
             if grant.cluster not in down:
                 self._step(
                     report, down, grant.cluster, FinishRevocation(deps).execute, grant_id=grant.id
                 )
                 report.retried += 1
-        for grant in store.find_grants(statuses={GrantStatus.PENDING}, pending_before=now):
-            timed_out = store.update_grant(
-                grant.id,
-                expect={GrantStatus.PENDING},
-                changes={"status": GrantStatus.TIMED_OUT, "ended_at": now},
-                event=AuditEvent(now, "system", "request.timed_out", grant.id),
-            )
+        for grant in store.requests_past_deadline(now):
+            timed_out = store.apply(transitions.time_out(grant, now=now))
             if timed_out is not None:
                 report.timed_out += 1
                 deps.notifier.approval_updated(timed_out)
                 deps.notifier.request_timed_out(timed_out)
-        for ext in store.find_extensions(statuses={ExtensionStatus.PENDING}, pending_before=now):
-            done = store.update_extension(
-                ext.id,
-                expect={ExtensionStatus.PENDING},
-                changes={"status": ExtensionStatus.TIMED_OUT, "decided_at": now},
-                event=AuditEvent(now, "system", "extension.timed_out", ext.grant_id, ext.id),
-            )
+        for ext in store.extensions_past_deadline(now):
+            done = store.apply(transitions.time_out_extension(ext, now=now))
             extended = store.get_grant(ext.grant_id)
             if done is not None and extended is not None:
                 deps.notifier.extension_decided(done, extended)
-        self._warn(report)
-        for grant in store.find_grants(
-            statuses={GrantStatus.ACTIVE}, expires_before=now + self.timer_horizon
-        ):
+        self._warn(report, now)
+        for grant in store.active_expiring_by(now + self.timer_horizon):
             assert grant.expires_at is not None
             deps.timers.schedule(grant.id, grant.expires_at)
         return report
 
-    def _warn(self, report: SweepReport) -> None:
+    def _warn(self, report: SweepReport, now: datetime) -> None:
         deps = self.deps
-        now = deps.clock.now()
         longest = max((p.warn_before for p in deps.policy.profiles.values()), default=timedelta(0))
-        for grant in deps.store.find_warn_due(now, longest):
+        for grant in deps.store.due_for_warning(now, longest):
             profile = deps.policy.profiles.get(grant.profile)
             if profile is None or grant.expires_at is None:
                 continue
             if grant.expires_at - profile.warn_before > now:
                 continue
-            warned = deps.store.update_grant(
-                grant.id,
-                expect={GrantStatus.ACTIVE},
-                changes={"warned_at": now},
-                event=AuditEvent(now, "system", "grant.warned", grant.id),
-            )
+            warned = deps.store.apply(transitions.warn(grant, now=now))
             if warned is not None:
                 report.warned += 1
                 deps.notifier.expiry_warning(warned, profile.self_approval)

@@ -18,6 +18,7 @@ from bot.domain.durations import parse_duration
 from bot.domain.grants import GrantStatus
 from bot.domain.ports import OwnedClusterState
 from bot.domain.rbac import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from bot.domain.transitions import GrantTransition
 from bot.policy_file import parse_policy
 from bot.services.decide import DecideRequest
 from bot.services.deps import Deps
@@ -106,8 +107,8 @@ def test_reapplies_missing_pieces_removes_orphans_and_leaves_foreign_objects(
     rbac.delete_namespaced_role_binding(f"eks-access-{kept}", "default")
     assert not kube_env.settled_can(username(USERS[0]), [], "list", "pods", "default", expect=False)
     # The database ends a grant while its binding stays (as if the revoke never reached it).
-    deps.store.update_grant(
-        ended, expect={GrantStatus.ACTIVE}, changes={"status": GrantStatus.ENDED}
+    deps.store.apply(
+        GrantTransition(ended, frozenset({GrantStatus.ACTIVE}), {"status": GrantStatus.ENDED})
     )
     # An orphan the bot owns, and a foreign binding with no label.
     for name, labels in (

@@ -3,30 +3,38 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from bot.domain.clock import FakeClock
 from bot.domain.errors import TransientError
 from bot.domain.grants import (
+    HOLDS_ACCESS,
+    OPEN,
     AuditEvent,
     Extension,
     ExtensionStatus,
     Grant,
     GrantRef,
     GrantStatus,
+    MappedIdentity,
+    MappedVia,
 )
 from bot.domain.policy import ClusterConfig, Profile
 from bot.domain.ports import MessageRef, OwnedClusterState
 from bot.domain.principals import Identity, Principal
 from bot.domain.rbac import RbacGrant
+from bot.domain.transitions import ExtensionTransition, GrantTransition
 from bot.policy_file import parse_policy
 from bot.services.deps import Deps, Retry
 
 
 class FakeStore:
+    """The GrantStore contract in memory (tests/adapters/storage/test_store_contract.py runs
+    the same checks against this and the SQL store)."""
+
     def __init__(self) -> None:
         self.grants: dict[str, Grant] = {}
         self.extensions: dict[str, Extension] = {}
@@ -41,118 +49,114 @@ class FakeStore:
     def get_grant(self, grant_id: str) -> Grant | None:
         return self.grants.get(grant_id)
 
-    def update_grant(
-        self,
-        grant_id: str,
-        *,
-        expect: Collection[GrantStatus],
-        changes: dict[str, object],
-        event: AuditEvent | None = None,
-    ) -> Grant | None:
+    @overload
+    def apply(self, transition: GrantTransition) -> Grant | None: ...
+
+    @overload
+    def apply(self, transition: ExtensionTransition) -> Extension | None: ...
+
+    def apply(self, transition: GrantTransition | ExtensionTransition) -> Grant | Extension | None:
         with self.lock:
-            g = self.grants.get(grant_id)
-            if g is None or g.status not in expect:
-                return None
-            self.grants[grant_id] = g = replace(g, **changes)  # type: ignore[arg-type]
-            if event:
-                self.events.append(event)
-            return g
+            if isinstance(transition, GrantTransition):
+                grant = self.grants.get(transition.grant_id)
+                after: Grant | Extension | None = grant and transition.applied_to(grant)
+                if isinstance(after, Grant):
+                    self.grants[after.id] = after
+            else:
+                extension = self.extensions.get(transition.extension_id)
+                after = extension and transition.applied_to(extension)
+                if isinstance(after, Extension):
+                    self.extensions[after.id] = after
+            if after is not None and transition.event is not None:
+                self.events.append(transition.event)
+            return after
 
-    def find_grants(
-        self,
-        *,
-        statuses: Collection[GrantStatus],
-        requester: str | None = None,
-        principal_arn: str | None = None,
-        cluster: str | None = None,
-        expires_before: datetime | None = None,
-        pending_before: datetime | None = None,
-        attempt_due: datetime | None = None,
-        limit: int | None = None,
-    ) -> list[Grant]:
-        out = []
-        for g in list(self.grants.values()):
-            if g.status not in statuses:
-                continue
-            if (requester and g.requester != requester) or (
-                principal_arn and g.principal_arn != principal_arn
-            ):
-                continue
-            if cluster and g.cluster != cluster:
-                continue
-            if expires_before and not (g.expires_at and g.expires_at <= expires_before):
-                continue
-            if pending_before and not g.pending_until <= pending_before:
-                continue
-            if attempt_due and g.next_attempt_at and g.next_attempt_at > attempt_due:
-                continue
-            out.append(g)
-        return out[:limit] if limit else out
+    def _grants(self, *statuses: GrantStatus, when: Callable[[Grant], bool]) -> list[Grant]:
+        found = [g for g in list(self.grants.values()) if g.status in statuses and when(g)]
+        return sorted(found, key=lambda g: (g.expires_at or g.created_at, g.created_at))
 
-    def grant_refs(self, *, statuses: Collection[GrantStatus], cluster: str) -> list[GrantRef]:
+    def open_grants_of(self, requester: str) -> list[Grant]:
+        found = self._grants(*OPEN, when=lambda g: g.requester == requester)
+        return sorted(found, key=lambda g: g.created_at)
+
+    def pending_requests(self, *, limit: int) -> list[Grant]:
+        return self._grants(GrantStatus.PENDING, when=lambda g: True)[:limit]
+
+    def access_holders(self, *, principal_arn: str, cluster: str) -> list[Grant]:
+        return self._grants(
+            *HOLDS_ACCESS, when=lambda g: (g.principal_arn, g.cluster) == (principal_arn, cluster)
+        )
+
+    def due_for_expiry(self, now: datetime) -> list[Grant]:
+        return self._grants(*HOLDS_ACCESS, when=lambda g: _by(g.expires_at, now))
+
+    def activations_due(self, now: datetime) -> list[Grant]:
+        return self._grants(GrantStatus.ACTIVATING, when=lambda g: _due(g, now))
+
+    def revocations_due(self, now: datetime) -> list[Grant]:
+        return self._grants(GrantStatus.REVOKING, when=lambda g: _due(g, now))
+
+    def requests_past_deadline(self, now: datetime) -> list[Grant]:
+        return self._grants(GrantStatus.PENDING, when=lambda g: g.pending_until <= now)
+
+    def active_expiring_by(self, at: datetime) -> list[Grant]:
+        return self._grants(GrantStatus.ACTIVE, when=lambda g: _by(g.expires_at, at))
+
+    def due_for_warning(self, now: datetime, horizon: timedelta) -> list[Grant]:
+        return self._grants(
+            GrantStatus.ACTIVE,
+            when=lambda g: g.warned_at is None and _by(g.expires_at, now + horizon),
+        )
+
+    def access_refs(self, cluster: str) -> list[GrantRef]:
         return [
-            GrantRef(g.id, g.status, g.profile, g.namespace, g.principal_arn, g.k8s_username)
-            for g in self.grants.values()
-            if g.status in statuses and g.cluster == cluster
-        ]
-
-    def find_warn_due(self, now: datetime, horizon: timedelta) -> list[Grant]:
-        return [
-            g
-            for g in self.grants.values()
-            if g.status is GrantStatus.ACTIVE
-            and g.warned_at is None
-            and g.expires_at
-            and g.expires_at <= now + horizon
+            GrantRef(
+                g.id,
+                g.status,
+                g.profile,
+                g.namespace,
+                g.principal_arn,
+                g.k8s_username,
+                g.session_name,
+                g.mapped_via,
+            )
+            for g in self._grants(*HOLDS_ACCESS, when=lambda g: g.cluster == cluster)
         ]
 
     def add_extension(self, extension: Extension, event: AuditEvent) -> None:
-        self.extensions[extension.id] = extension
-        self.events.append(event)
+        with self.lock:
+            self.extensions[extension.id] = extension
+            self.events.append(event)
 
     def get_extension(self, extension_id: str) -> Extension | None:
         return self.extensions.get(extension_id)
 
-    def update_extension(
-        self,
-        extension_id: str,
-        *,
-        expect: Collection[ExtensionStatus],
-        changes: dict[str, object],
-        event: AuditEvent | None = None,
-    ) -> Extension | None:
-        with self.lock:
-            e = self.extensions.get(extension_id)
-            if e is None or e.status not in expect:
-                return None
-            self.extensions[extension_id] = e = replace(e, **changes)  # type: ignore[arg-type]
-            if event:
-                self.events.append(event)
-            return e
+    def _pending_extensions(self) -> list[Extension]:
+        return [e for e in self.extensions.values() if e.status is ExtensionStatus.PENDING]
 
-    def find_extensions(
-        self,
-        *,
-        statuses: Collection[ExtensionStatus],
-        grant_id: str | None = None,
-        pending_before: datetime | None = None,
-    ) -> list[Extension]:
-        return [
-            e
-            for e in self.extensions.values()
-            if e.status in statuses
-            and (grant_id is None or e.grant_id == grant_id)
-            and (pending_before is None or e.pending_until <= pending_before)
-        ]
+    def pending_extension_of(self, grant_id: str) -> Extension | None:
+        return next((e for e in self._pending_extensions() if e.grant_id == grant_id), None)
+
+    def extensions_past_deadline(self, now: datetime) -> list[Extension]:
+        return [e for e in self._pending_extensions() if e.pending_until <= now]
 
     def record(self, event: AuditEvent) -> None:
-        self.events.append(event)
+        with self.lock:
+            self.events.append(event)
 
     def audit_trail(self, grant_id: str) -> list[AuditEvent]:
         return [e for e in self.events if e.grant_id == grant_id]
 
     def actions(self) -> list[str]:
         return [e.action for e in self.events]
+
+
+def _by(at: datetime | None, limit: datetime) -> bool:
+    return at is not None and at <= limit
+
+
+def _due(grant: Grant, now: datetime) -> bool:
+    return grant.next_attempt_at is None or grant.next_attempt_at <= now
 
 
 @dataclass
@@ -170,13 +174,14 @@ class FakeCluster:
         if self.fail_next:
             raise self.fail_next.pop(0)
 
-    def ensure_mapping(self, identity: Identity) -> str:
+    def ensure_mapping(self, identity: Identity) -> MappedIdentity:
         self._step("ensure_mapping")
         principal = identity.principal
         if principal.mapping_arn in self.foreign:
-            return identity.render(self.foreign[principal.mapping_arn])
+            username = identity.render(self.foreign[principal.mapping_arn])
+            return MappedIdentity(username, MappedVia.EXISTING)
         self.mappings[principal.mapping_arn] = identity.owned_username_template
-        return identity.owned_username
+        return MappedIdentity(identity.owned_username, MappedVia.AWS_AUTH)
 
     def remove_mapping(self, principal: Principal) -> None:
         self._step("remove_mapping")

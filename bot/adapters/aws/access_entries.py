@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.adapters.aws.errors import aws_error, error_code
 from bot.domain.errors import EksAccessError, PermanentError
+from bot.domain.grants import MappedIdentity, MappedVia
 from bot.domain.principals import Identity, Principal
 from bot.domain.rbac import ACCESS_ENTRY_OWNER_TAG, MANAGED_BY_VALUE
 from bot.domain.usernames import username_for
@@ -42,7 +43,7 @@ class AccessEntryMapper:
         self._cluster = cluster_name
         self._region = eks.meta.region_name
 
-    def ensure(self, identity: Identity) -> str:
+    def ensure(self, identity: Identity) -> MappedIdentity:
         principal = identity.principal
         entry = self._describe(principal.arn)
         if entry is None:
@@ -62,10 +63,9 @@ class AccessEntryMapper:
                     + identity.describe()
                     + ". Grants of a role use either session names or none, not both."
                 )
-            return identity.owned_username
-        return username_for(
-            identity, username, where=f"the access entry of EKS cluster '{self._cluster}'"
-        )
+            return MappedIdentity(identity.owned_username, MappedVia.ACCESS_ENTRY)
+        where = f"the access entry of EKS cluster '{self._cluster}'"
+        return MappedIdentity(username_for(identity, username, where=where), MappedVia.EXISTING)
 
     def remove(self, principal: Principal) -> None:
         try:

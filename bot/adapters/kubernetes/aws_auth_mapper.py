@@ -11,6 +11,7 @@ from bot.adapters.kubernetes.aws_auth_store import OBJECT as AWS_AUTH
 from bot.adapters.kubernetes.aws_auth_store import AwsAuthStore
 from bot.domain import aws_auth
 from bot.domain.errors import PermanentError
+from bot.domain.grants import MappedIdentity, MappedVia
 from bot.domain.principals import Identity, Principal
 from bot.domain.usernames import username_for
 
@@ -19,7 +20,7 @@ class AwsAuthMapper:
     def __init__(self, store: AwsAuthStore) -> None:
         self._store = store
 
-    def ensure(self, identity: Identity) -> str:
+    def ensure(self, identity: Identity) -> MappedIdentity:
         """Add the bot's entry unless the principal is mapped already; the username it gets."""
         principal = identity.principal
         arn = principal.mapping_arn
@@ -49,8 +50,9 @@ class AwsAuthMapper:
         if mapping is None:
             raise PermanentError(f"{arn} is still not mapped in {AWS_AUTH} after writing it")
         if mapping.owned:
-            return identity.owned_username
-        return username_for(identity, mapping.username, where=f"an entry in {AWS_AUTH}")
+            return MappedIdentity(identity.owned_username, MappedVia.AWS_AUTH)
+        username = username_for(identity, mapping.username, where=f"an entry in {AWS_AUTH}")
+        return MappedIdentity(username, MappedVia.EXISTING)
 
     def remove(self, principal: Principal) -> None:
         arn = principal.mapping_arn

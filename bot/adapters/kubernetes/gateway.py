@@ -14,6 +14,7 @@ from bot.adapters.kubernetes.aws_auth_store import AwsAuthStore
 from bot.adapters.kubernetes.rbac import RbacStore
 from bot.adapters.kubernetes.retry import ConflictBackoff
 from bot.domain.errors import PermanentError
+from bot.domain.grants import MappedIdentity
 from bot.domain.ports import OwnedClusterState
 from bot.domain.principals import Identity, Principal
 from bot.domain.rbac import RbacGrant
@@ -22,7 +23,7 @@ from bot.domain.rbac import RbacGrant
 class IdentityMapper(Protocol):
     """Where a cluster maps IAM principals to usernames: aws-auth or EKS access entries."""
 
-    def ensure(self, identity: Identity) -> str: ...
+    def ensure(self, identity: Identity) -> MappedIdentity: ...
 
     def remove(self, principal: Principal) -> None: ...
 
@@ -64,7 +65,7 @@ class KubernetesClusterGateway:
         self._rbac = RbacStore(api_client, backoff=backoff, request_timeout=request_timeout)
         self._refusal = refuse_new_mappings
 
-    def ensure_mapping(self, identity: Identity) -> str:
+    def ensure_mapping(self, identity: Identity) -> MappedIdentity:
         if self._refusal is not None:
             raise self._refusal
         return self.mapper.ensure(identity)

@@ -5,14 +5,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, overload
 
 from sqlalchemy import (
     ColumnElement,
     Engine,
     RowMapping,
-    Table,
-    and_,
     insert,
     or_,
     select,
@@ -24,6 +22,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from bot.adapters.storage.tables import audit_events, extensions, grants
 from bot.domain.errors import TransientError
 from bot.domain.grants import (
+    HOLDS_ACCESS,
+    OPEN,
     AuditEvent,
     EndReason,
     Extension,
@@ -31,7 +31,9 @@ from bot.domain.grants import (
     Grant,
     GrantRef,
     GrantStatus,
+    MappedVia,
 )
+from bot.domain.transitions import ExtensionTransition, GrantTransition
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -55,11 +57,20 @@ def _db_errors(fn: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
+def _in(statuses: Collection[GrantStatus]) -> ColumnElement[bool]:
+    return grants.c.status.in_([str(s) for s in statuses])
+
+
+def _attempt_due(now: datetime) -> ColumnElement[bool]:
+    c = grants.c
+    return or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now)
+
+
 def _to_row(values: Mapping[str, object]) -> dict[str, object]:
     row = dict(values)
     if "duration" in row:
         row["duration_s"] = int(row.pop("duration").total_seconds())  # type: ignore[attr-defined]
-    for key in ("status", "end_reason"):
+    for key in ("status", "end_reason", "mapped_via"):
         if row.get(key) is not None:
             row[key] = str(row[key])
     return row
@@ -70,6 +81,7 @@ def _grant(row: RowMapping | Mapping[str, Any]) -> Grant:
     data["duration"] = timedelta(seconds=data.pop("duration_s"))
     data["status"] = GrantStatus(data["status"])
     data["end_reason"] = EndReason(data["end_reason"]) if data["end_reason"] else None
+    data["mapped_via"] = MappedVia(data["mapped_via"]) if data["mapped_via"] else None
     return Grant(**data)
 
 
@@ -123,16 +135,40 @@ class SqlGrantStore:
             row = conn.execute(select(grants).where(grants.c.id == grant_id)).mappings().first()
         return _grant(row) if row else None
 
+    @overload
+    def apply(self, transition: GrantTransition) -> Grant | None: ...
+
+    @overload
+    def apply(self, transition: ExtensionTransition) -> Extension | None: ...
+
     @_db_errors
-    def update_grant(
-        self,
-        grant_id: str,
-        *,
-        expect: Collection[GrantStatus],
-        changes: dict[str, object],
-        event: AuditEvent | None = None,
-    ) -> Grant | None:
-        return self._conditional(grants, _grant, grant_id, expect, changes, event)
+    def apply(self, transition: GrantTransition | ExtensionTransition) -> Grant | Extension | None:
+        """One transaction: `UPDATE … WHERE id = ? AND status IN (…) RETURNING *` (PostgreSQL
+        and SQLite >= 3.35 both return the new row, saving a read), then the audit row."""
+        build: Callable[[RowMapping], Grant | Extension]
+        if isinstance(transition, GrantTransition):
+            table, build, row_id = grants, _grant, transition.grant_id
+        else:
+            table, build, row_id = extensions, _extension, transition.extension_id
+        with self.engine.begin() as conn:
+            row = (
+                conn.execute(
+                    update(table)
+                    .where(
+                        table.c.id == row_id,
+                        table.c.status.in_([str(s) for s in transition.expect]),
+                    )
+                    .values(_to_row(transition.changes))
+                    .returning(*table.c)
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            if transition.event is not None:
+                conn.execute(insert(audit_events).values(_event_row(transition.event)))
+        return build(row)
 
     @_db_errors
     def add_extension(self, extension: Extension, event: AuditEvent) -> None:
@@ -150,84 +186,72 @@ class SqlGrantStore:
             )
         return _extension(row) if row else None
 
-    @_db_errors
-    def update_extension(
-        self,
-        extension_id: str,
-        *,
-        expect: Collection[ExtensionStatus],
-        changes: dict[str, object],
-        event: AuditEvent | None = None,
-    ) -> Extension | None:
-        return self._conditional(extensions, _extension, extension_id, expect, changes, event)
+    # -- named queries ---------------------------------------------------------------------
 
-    def _conditional(
-        self,
-        table: Table,
-        build: Callable[[RowMapping], T],
-        row_id: str,
-        expect: Collection[Any],
-        changes: dict[str, object],
-        event: AuditEvent | None,
-    ) -> T | None:
-        """One transaction: `UPDATE … WHERE id = ? AND status IN (…) RETURNING *` (PostgreSQL
-        and SQLite >= 3.35 both return the new row, saving a read), then the audit row."""
-        with self.engine.begin() as conn:
-            row = (
-                conn.execute(
-                    update(table)
-                    .where(table.c.id == row_id, table.c.status.in_([str(s) for s in expect]))
-                    .values(_to_row(changes))
-                    .returning(*table.c)
-                )
-                .mappings()
-                .first()
-            )
-            if row is None:
-                return None
-            if event is not None:
-                conn.execute(insert(audit_events).values(_event_row(event)))
-        return build(row)
-
-    @_db_errors
-    def find_grants(
-        self,
-        *,
-        statuses: Collection[GrantStatus],
-        requester: str | None = None,
-        principal_arn: str | None = None,
-        cluster: str | None = None,
-        expires_before: datetime | None = None,
-        pending_before: datetime | None = None,
-        attempt_due: datetime | None = None,
-        limit: int | None = None,
-    ) -> list[Grant]:
-        c = grants.c
-        where: list[ColumnElement[bool]] = [c.status.in_([str(s) for s in statuses])]
-        if requester is not None:
-            where.append(c.requester == requester)
-        if principal_arn is not None:
-            where.append(c.principal_arn == principal_arn)
-        if cluster is not None:
-            where.append(c.cluster == cluster)
-        if expires_before is not None:
-            where.append(c.expires_at <= expires_before)
-        if pending_before is not None:
-            where.append(c.pending_until <= pending_before)
-        if attempt_due is not None:
-            where.append(or_(c.next_attempt_at.is_(None), c.next_attempt_at <= attempt_due))
-        query = select(grants).where(and_(*where)).order_by(c.expires_at, c.created_at)
+    def _grants(self, *where: ColumnElement[bool], limit: int | None = None) -> list[Grant]:
+        query = select(grants).where(*where).order_by(grants.c.expires_at, grants.c.created_at)
         if limit is not None:
             query = query.limit(limit)
         with self._reads.connect() as conn:
             return [_grant(r) for r in conn.execute(query).mappings()]
 
     @_db_errors
-    def grant_refs(self, *, statuses: Collection[GrantStatus], cluster: str) -> list[GrantRef]:
+    def open_grants_of(self, requester: str) -> list[Grant]:
+        return sorted(
+            self._grants(_in(OPEN), grants.c.requester == requester), key=lambda g: g.created_at
+        )
+
+    @_db_errors
+    def pending_requests(self, *, limit: int) -> list[Grant]:
+        return self._grants(_in({GrantStatus.PENDING}), limit=limit)  # no expiry yet: by age
+
+    @_db_errors
+    def access_holders(self, *, principal_arn: str, cluster: str) -> list[Grant]:
+        c = grants.c
+        return self._grants(
+            _in(HOLDS_ACCESS), c.principal_arn == principal_arn, c.cluster == cluster
+        )
+
+    @_db_errors
+    def due_for_expiry(self, now: datetime) -> list[Grant]:
+        return self._grants(_in(HOLDS_ACCESS), grants.c.expires_at <= now)
+
+    @_db_errors
+    def activations_due(self, now: datetime) -> list[Grant]:
+        return self._grants(_in({GrantStatus.ACTIVATING}), _attempt_due(now))
+
+    @_db_errors
+    def revocations_due(self, now: datetime) -> list[Grant]:
+        return self._grants(_in({GrantStatus.REVOKING}), _attempt_due(now))
+
+    @_db_errors
+    def requests_past_deadline(self, now: datetime) -> list[Grant]:
+        return self._grants(_in({GrantStatus.PENDING}), grants.c.pending_until <= now)
+
+    @_db_errors
+    def active_expiring_by(self, at: datetime) -> list[Grant]:
+        return self._grants(_in({GrantStatus.ACTIVE}), grants.c.expires_at <= at)
+
+    @_db_errors
+    def due_for_warning(self, now: datetime, horizon: timedelta) -> list[Grant]:
+        c = grants.c
+        return self._grants(
+            _in({GrantStatus.ACTIVE}), c.warned_at.is_(None), c.expires_at <= now + horizon
+        )
+
+    @_db_errors
+    def access_refs(self, cluster: str) -> list[GrantRef]:
         c = grants.c
         query = select(
-            c.id, c.status, c.profile, c.namespace, c.principal_arn, c.k8s_username, c.session_name
-        ).where(c.status.in_([str(s) for s in statuses]), c.cluster == cluster)
+            c.id,
+            c.status,
+            c.profile,
+            c.namespace,
+            c.principal_arn,
+            c.k8s_username,
+            c.session_name,
+            c.mapped_via,
+        ).where(_in(HOLDS_ACCESS), c.cluster == cluster)
         with self._reads.connect() as conn:
             return [
                 GrantRef(
@@ -238,38 +262,26 @@ class SqlGrantStore:
                     r.principal_arn,
                     r.k8s_username,
                     r.session_name,
+                    MappedVia(r.mapped_via) if r.mapped_via else None,
                 )
                 for r in conn.execute(query)
             ]
 
-    @_db_errors
-    def find_warn_due(self, now: datetime, horizon: timedelta) -> list[Grant]:
-        c = grants.c
-        query = select(grants).where(
-            c.status == str(GrantStatus.ACTIVE),
-            c.warned_at.is_(None),
-            c.expires_at <= now + horizon,
+    def _extensions(self, *where: ColumnElement[bool]) -> list[Extension]:
+        query = select(extensions).where(
+            extensions.c.status == str(ExtensionStatus.PENDING), *where
         )
         with self._reads.connect() as conn:
-            return [_grant(r) for r in conn.execute(query).mappings()]
+            return [_extension(r) for r in conn.execute(query).mappings()]
 
     @_db_errors
-    def find_extensions(
-        self,
-        *,
-        statuses: Collection[ExtensionStatus],
-        grant_id: str | None = None,
-        pending_before: datetime | None = None,
-    ) -> list[Extension]:
-        c = extensions.c
-        where: list[ColumnElement[bool]] = [c.status.in_([str(s) for s in statuses])]
-        if grant_id is not None:
-            where.append(c.grant_id == grant_id)
-        if pending_before is not None:
-            where.append(c.pending_until <= pending_before)
-        with self._reads.connect() as conn:
-            rows = conn.execute(select(extensions).where(and_(*where))).mappings()
-            return [_extension(r) for r in rows]
+    def pending_extension_of(self, grant_id: str) -> Extension | None:
+        found = self._extensions(extensions.c.grant_id == grant_id)
+        return found[0] if found else None
+
+    @_db_errors
+    def extensions_past_deadline(self, now: datetime) -> list[Extension]:
+        return self._extensions(extensions.c.pending_until <= now)
 
     @_db_errors
     def record(self, event: AuditEvent) -> None:

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Column,
     DateTime,
     Index,
@@ -75,8 +74,8 @@ grants = Table(
     Column("end_reason", String(16)),
     Column("end_detail", Text),
     Column("k8s_username", String(512)),
-    Column("mapping_applied", Boolean, nullable=False, default=False),
-    Column("rbac_applied", Boolean, nullable=False, default=False),
+    #: aws-auth | access-entry | existing (bot.domain.grants.MappedVia), set at activation.
+    Column("mapped_via", String(16)),
     Column("attempts", Integer, nullable=False, default=0),
     _ts("next_attempt_at"),
     Column("last_error", Text),

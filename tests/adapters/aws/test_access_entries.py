@@ -9,6 +9,7 @@ import pytest
 
 from bot.adapters.aws.access_entries import AccessEntryMapper
 from bot.domain.errors import PermanentError
+from bot.domain.grants import MappedIdentity, MappedVia
 from bot.domain.principals import Identity
 from tests.support.aws import MotoServer
 from tests.support.eks_emulator import EksEmulator
@@ -45,9 +46,10 @@ def created(emulator: EksEmulator) -> list[str]:
 def test_the_bot_creates_one_tagged_entry_per_principal_shared_by_every_session(
     mapper: AccessEntryMapper, emulator: EksEmulator
 ) -> None:
-    assert mapper.ensure(ALICE) == ALICE.owned_username
-    assert mapper.ensure(BOB) == BOB.owned_username
-    assert mapper.ensure(ALICE) == ALICE.owned_username  # idempotent: describe, no create
+    assert mapper.ensure(ALICE).username == ALICE.owned_username
+    assert mapper.ensure(BOB).username == BOB.owned_username
+    assert mapper.ensure(ALICE).username == ALICE.owned_username  # idempotent: describe, no create
+    assert mapper.ensure(ALICE).via is MappedVia.ACCESS_ENTRY
 
     entry = emulator.entries("dev")[SSO]
     assert (
@@ -73,8 +75,8 @@ def test_a_foreign_entry_is_left_exactly_as_it_is_and_its_username_bound(
     eks.create_access_entry(clusterName="dev", principalArn=USER.principal.arn)
     before = emulator.entries("dev")
 
-    assert mapper.ensure(ALICE) == "sso:alice-example.com"
-    assert mapper.ensure(USER) == USER.principal.arn  # EKS's default username for a user
+    assert mapper.ensure(ALICE) == MappedIdentity("sso:alice-example.com", MappedVia.EXISTING)
+    assert mapper.ensure(USER).username == USER.principal.arn  # EKS's default username for a user
     mapper.remove(ALICE.principal)
     mapper.remove(USER.principal)
 
@@ -89,7 +91,7 @@ def test_a_foreign_role_entry_with_eks_s_default_username_is_rendered_per_sessio
     mapper: AccessEntryMapper, eks: Any
 ) -> None:
     eks.create_access_entry(clusterName="dev", principalArn=SSO)
-    assert mapper.ensure(ALICE) == (
+    assert mapper.ensure(ALICE).username == (
         "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_EKSUsers_abc/alice-example.com"
     )
 
@@ -134,7 +136,7 @@ def test_an_entry_created_by_someone_else_meanwhile_is_foreign_from_then_on(
                     )
 
     mapper = AccessEntryMapper(RacingEks(), "dev")
-    assert mapper.ensure(ALICE) == "theirs:alice-example.com"
+    assert mapper.ensure(ALICE).username == "theirs:alice-example.com"
     assert emulator.entries("dev")[SSO].tags == {}
     mapper.remove(ALICE.principal)
     assert SSO in emulator.entries("dev")
@@ -190,4 +192,4 @@ def test_the_default_boto3_client_reaches_the_emulator_through_the_environment(
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_EKS", emulator.url)
     mapper = AccessEntryMapper(boto3.Session().client("eks", region_name=REGION), "dev")
-    assert mapper.ensure(USER) == USER.owned_username
+    assert mapper.ensure(USER).username == USER.owned_username

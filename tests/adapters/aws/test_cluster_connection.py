@@ -88,7 +88,7 @@ def test_two_clusters_in_two_accounts_each_reached_with_its_own_credentials(
     gateway, facts = connect_with_facts(away, SystemClock())
     alice = Identity.parse("arn:aws:iam::111122223333:user/alice")
     assert facts == ClusterFacts("API", "access-entries")
-    assert gateway.ensure_mapping(alice) == alice.owned_username
+    assert gateway.ensure_mapping(alice).username == alice.owned_username
     assert set(fresh_eks.entries("away", account=away_account)) == {alice.principal.arn}
 
     seen = {(c.cluster, c.account) for c in fresh_eks.calls}

@@ -15,6 +15,7 @@ from bot.adapters.kubernetes.retry import ConflictBackoff
 from bot.domain import aws_auth
 from bot.domain.aws_auth import AwsAuthUnreadable
 from bot.domain.errors import PermanentError, TransientError
+from bot.domain.grants import MappedIdentity, MappedVia
 from bot.domain.principals import Identity
 from tests.adapters.kubernetes.conftest import foreign_entries, principal, read_aws_auth
 from tests.support.kube import (
@@ -58,8 +59,10 @@ def test_mapping_added_then_removed_leaves_foreign_content_byte_identical(
 ) -> None:
     role, user = principal("dev-alice"), principal("bob", kind="user")
 
-    assert bot_gateway.ensure_mapping(Identity(role)) == role.username
-    assert bot_gateway.ensure_mapping(Identity(user)) == user.username
+    assert bot_gateway.ensure_mapping(Identity(role)) == MappedIdentity(
+        role.username, MappedVia.AWS_AUTH
+    )
+    assert bot_gateway.ensure_mapping(Identity(user)).username == user.username
 
     cm = _assert_foreign_content_untouched(kube_env)
     data = cm.data or {}
@@ -82,7 +85,7 @@ def test_ensure_mapping_twice_writes_once(
     bot_gateway.ensure_mapping(Identity(alice))
     version = read_aws_auth(kube_env).metadata.resource_version
 
-    assert bot_gateway.ensure_mapping(Identity(alice)) == alice.username
+    assert bot_gateway.ensure_mapping(Identity(alice)).username == alice.username
     bot_gateway.remove_mapping(principal("never-mapped"))
 
     assert read_aws_auth(kube_env).metadata.resource_version == version
@@ -110,7 +113,9 @@ def test_foreign_entry_for_the_principal_is_left_alone_and_its_username_used(
         "  username: alice-by-hand\n  groups: [developers]\n",
     )
 
-    assert bot_gateway.ensure_mapping(Identity(alice)) == "alice-by-hand"
+    assert bot_gateway.ensure_mapping(Identity(alice)) == MappedIdentity(
+        "alice-by-hand", MappedVia.EXISTING
+    )
 
     assert read_aws_auth(kube_env).metadata.resource_version == version
 
@@ -125,8 +130,8 @@ def test_a_principal_of_a_map_accounts_account_keeps_its_arn_as_username(
     shared = Identity.parse("arn:aws:iam::444455556666:role/sso", "bob@example.com")
     version = read_aws_auth(kube_env).metadata.resource_version
 
-    assert bot_gateway.ensure_mapping(bob) == "arn:aws:iam::444455556666:user/bob"
-    assert bot_gateway.ensure_mapping(ops) == "arn:aws:iam::444455556666:role/ops"
+    assert bot_gateway.ensure_mapping(bob).username == "arn:aws:iam::444455556666:user/bob"
+    assert bot_gateway.ensure_mapping(ops).username == "arn:aws:iam::444455556666:role/ops"
     with pytest.raises(PermanentError, match="for every session of the role"):
         bot_gateway.ensure_mapping(shared)
     bot_gateway.remove_mapping(bob.principal)
@@ -148,7 +153,7 @@ def test_foreign_entry_in_another_letter_case_is_not_shadowed(
     )
     version = _set_map_roles(kube_env, text)
 
-    assert bot_gateway.ensure_mapping(Identity(alice)) == "alice-by-hand"
+    assert bot_gateway.ensure_mapping(Identity(alice)).username == "alice-by-hand"
 
     cm = read_aws_auth(kube_env)
     assert cm.metadata.resource_version == version
@@ -314,7 +319,7 @@ def _bot_worker(
         with api_client_from_kubeconfig(kube_env.bot_kubeconfig) as api_client:
             gateway = KubernetesClusterGateway(api_client)
             for name in names:
-                usernames.append(gateway.ensure_mapping(Identity(principal(name))))
+                usernames.append(gateway.ensure_mapping(Identity(principal(name))).username)
     except BaseException as exc:
         errors.append(exc)
 

@@ -51,7 +51,7 @@ def test_grant_gives_access_and_revoke_takes_it_away(
     kube_env: KubeEnv, bot_gateway: KubernetesClusterGateway, aws_auth_reset: dict[str, str]
 ) -> None:
     alice = principal("dev-alice")
-    username = bot_gateway.ensure_mapping(Identity(alice))
+    username = bot_gateway.ensure_mapping(Identity(alice)).username
     assert not _can_list_pods(kube_env, username, expect=False)
 
     bot_gateway.ensure_rbac(pods_read_grant("k3x9p2ab", alice))

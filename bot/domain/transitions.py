@@ -1,0 +1,332 @@
+"""Every state change of a request, a grant or an extension, as a value.
+
+    pending ──approve──▶ activating ──activated──▶ active ──expire / revoke──▶ revoking ──end──▶ ended
+       │ deny, time_out, cancel        │ abandon (permanent failure, or expired first) ─▶ revoking
+       ▼                               └ retry_later (transient failure: same state, a backoff)
+    denied / timed_out / cancelled
+
+    extension: pending ──decide_extension──▶ approved / denied;  ──time_out_extension──▶ timed_out
+
+Each function takes the record as read and `now`, and returns what the store needs: the
+states the record may move from (the store's conditional update, so of two clicks, two
+replicas or a retry exactly one wins), the typed fields it sets, and the audit event written
+in the same transaction. Nothing here reads a clock or a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TypedDict
+
+from bot.domain.durations import format_duration
+from bot.domain.grants import (
+    SYSTEM,
+    AuditEvent,
+    EndReason,
+    Extension,
+    ExtensionStatus,
+    Grant,
+    GrantStatus,
+    MappedIdentity,
+    MappedVia,
+)
+
+
+class GrantChanges(TypedDict, total=False):
+    """The fields of a `Grant` a transition may set (the others never change)."""
+
+    status: GrantStatus
+    decided_by: str
+    decided_at: datetime
+    decision_note: str | None
+    activated_at: datetime
+    expires_at: datetime
+    warned_at: datetime | None
+    ended_at: datetime
+    ended_by: str
+    end_reason: EndReason
+    end_detail: str
+    k8s_username: str
+    mapped_via: MappedVia
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    approval_channel: str
+    approval_ts: str
+
+
+class ExtensionChanges(TypedDict, total=False):
+    status: ExtensionStatus
+    decided_by: str
+    decided_at: datetime
+    decision_note: str | None
+    approval_channel: str
+    approval_ts: str
+
+
+@dataclass(frozen=True)
+class GrantTransition:
+    grant_id: str
+    expect: frozenset[GrantStatus]
+    changes: GrantChanges
+    event: AuditEvent | None = None
+
+    def applied_to(self, grant: Grant) -> Grant | None:
+        """The grant after this transition, or None when it is in none of the expected states
+        (what the store's conditional update does, for an in-memory record)."""
+        if grant.id != self.grant_id or grant.status not in self.expect:
+            return None
+        return replace(grant, **self.changes)
+
+
+@dataclass(frozen=True)
+class ExtensionTransition:
+    extension_id: str
+    expect: frozenset[ExtensionStatus]
+    changes: ExtensionChanges
+    event: AuditEvent | None = None
+
+    def applied_to(self, extension: Extension) -> Extension | None:
+        if extension.id != self.extension_id or extension.status not in self.expect:
+            return None
+        return replace(extension, **self.changes)
+
+
+_PENDING = frozenset({GrantStatus.PENDING})
+_HOLDING = frozenset({GrantStatus.ACTIVATING, GrantStatus.ACTIVE})
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+def approve(
+    grant: Grant, *, actor: str, note: str, now: datetime, lease: timedelta
+) -> GrantTransition:
+    """The clock of the grant starts at approval. `lease`: how long the activation that
+    follows holds the grant before the sweep may retry it."""
+    return GrantTransition(
+        grant.id,
+        _PENDING,
+        {
+            "status": GrantStatus.ACTIVATING,
+            "expires_at": now + grant.duration,
+            "next_attempt_at": now + lease,
+            "decided_by": actor,
+            "decided_at": now,
+            "decision_note": note or None,
+        },
+        AuditEvent(now, actor, "request.approved", grant.id, note),
+    )
+
+
+def deny(grant: Grant, *, actor: str, note: str, now: datetime) -> GrantTransition:
+    return GrantTransition(
+        grant.id,
+        _PENDING,
+        {
+            "status": GrantStatus.DENIED,
+            "ended_at": now,
+            "decided_by": actor,
+            "decided_at": now,
+            "decision_note": note or None,
+        },
+        AuditEvent(now, actor, "request.denied", grant.id, note),
+    )
+
+
+def cancel(grant: Grant, *, actor: str, now: datetime) -> GrantTransition:
+    """The requester (or an approver) withdraws a pending request."""
+    return GrantTransition(
+        grant.id,
+        _PENDING,
+        {"status": GrantStatus.CANCELLED, "ended_at": now, "ended_by": actor},
+        AuditEvent(now, actor, "request.cancelled", grant.id),
+    )
+
+
+def time_out(grant: Grant, *, now: datetime) -> GrantTransition:
+    return GrantTransition(
+        grant.id,
+        _PENDING,
+        {"status": GrantStatus.TIMED_OUT, "ended_at": now},
+        AuditEvent(now, SYSTEM, "request.timed_out", grant.id),
+    )
+
+
+def note_approval_message(grant: Grant, *, channel: str, ts: str) -> GrantTransition:
+    """Where the approval message is, so its buttons can be replaced later (any state: a fast
+    decision may come before this is written)."""
+    return GrantTransition(
+        grant.id, frozenset(GrantStatus), {"approval_channel": channel, "approval_ts": ts}
+    )
+
+
+# -- grants ------------------------------------------------------------------------------------
+
+
+def activated(grant: Grant, *, mapped: MappedIdentity, now: datetime) -> GrantTransition:
+    """Both cluster steps are done: the identity is mapped and the RoleBinding exists."""
+    assert grant.expires_at is not None
+    return GrantTransition(
+        grant.id,
+        frozenset({GrantStatus.ACTIVATING}),
+        {
+            "status": GrantStatus.ACTIVE,
+            "k8s_username": mapped.username,
+            "mapped_via": mapped.via,
+            "activated_at": now,
+            "attempts": 0,
+            "next_attempt_at": None,
+            "last_error": None,
+        },
+        AuditEvent(
+            now,
+            SYSTEM,
+            "grant.activated",
+            grant.id,
+            f"as {mapped.username} until {grant.expires_at.isoformat()}",
+        ),
+    )
+
+
+def abandon(
+    grant: Grant, *, reason: EndReason, detail: str, now: datetime, lease: timedelta
+) -> GrantTransition:
+    """An activation that cannot finish (a permanent failure, or expired before it could be
+    applied): clean up whatever was applied, as a revocation does."""
+    return GrantTransition(
+        grant.id,
+        frozenset({GrantStatus.ACTIVATING}),
+        {
+            "status": GrantStatus.REVOKING,
+            "end_reason": reason,
+            "end_detail": detail,
+            "ended_by": SYSTEM,
+            "next_attempt_at": now + lease,
+        },
+        AuditEvent(now, SYSTEM, f"grant.{reason.value}", grant.id, detail),
+    )
+
+
+def expire(grant: Grant, *, now: datetime, retry_at: datetime) -> GrantTransition:
+    """`retry_at`: when the sweep may take the cleanup over (now, when the caller will not
+    reach the cluster itself)."""
+    return GrantTransition(
+        grant.id,
+        _HOLDING,
+        {
+            "status": GrantStatus.REVOKING,
+            "end_reason": EndReason.EXPIRED,
+            "ended_by": SYSTEM,
+            "next_attempt_at": retry_at,
+            "attempts": 0,
+        },
+        AuditEvent(now, SYSTEM, "grant.expired", grant.id),
+    )
+
+
+def revoke(grant: Grant, *, actor: str, now: datetime, lease: timedelta) -> GrantTransition:
+    return GrantTransition(
+        grant.id,
+        _HOLDING,
+        {
+            "status": GrantStatus.REVOKING,
+            "end_reason": EndReason.REVOKED,
+            "ended_by": actor,
+            "next_attempt_at": now + lease,
+            "attempts": 0,
+        },
+        AuditEvent(now, actor, "grant.revoked", grant.id),
+    )
+
+
+def end(grant: Grant, *, now: datetime) -> GrantTransition:
+    """The cluster holds nothing of the grant any more."""
+    return GrantTransition(
+        grant.id,
+        frozenset({GrantStatus.REVOKING}),
+        {"status": GrantStatus.ENDED, "ended_at": now, "next_attempt_at": None, "last_error": None},
+        AuditEvent(
+            now,
+            grant.ended_by or SYSTEM,
+            "grant.ended",
+            grant.id,
+            grant.end_reason.value if grant.end_reason else "",
+        ),
+    )
+
+
+def retry_later(
+    grant: Grant, *, step: str, error: str, now: datetime, retry_at: datetime
+) -> GrantTransition:
+    """A cluster step failed transiently: the grant keeps its state (what users see) and
+    records the failure and when the sweep may try again."""
+    error = error[:500]
+    return GrantTransition(
+        grant.id,
+        frozenset({grant.status}),
+        {"attempts": grant.attempts + 1, "next_attempt_at": retry_at, "last_error": error},
+        AuditEvent(now, SYSTEM, f"{step}.retry", grant.id, error),
+    )
+
+
+def warn(grant: Grant, *, now: datetime) -> GrantTransition:
+    return GrantTransition(
+        grant.id,
+        frozenset({GrantStatus.ACTIVE}),
+        {"warned_at": now},
+        AuditEvent(now, SYSTEM, "grant.warned", grant.id),
+    )
+
+
+def extend(grant: Grant, *, by: timedelta, actor: str, now: datetime) -> GrantTransition:
+    """Move the expiry; the warning is due again before the new one."""
+    assert grant.expires_at is not None
+    new_expiry = grant.expires_at + by
+    return GrantTransition(
+        grant.id,
+        frozenset({GrantStatus.ACTIVE}),
+        {"expires_at": new_expiry, "warned_at": None},
+        AuditEvent(
+            now,
+            actor,
+            "grant.extended",
+            grant.id,
+            f"+{format_duration(by)} until {new_expiry.isoformat()}",
+        ),
+    )
+
+
+# -- extensions --------------------------------------------------------------------------------
+
+_EXTENSION_PENDING = frozenset({ExtensionStatus.PENDING})
+
+
+def decide_extension(
+    extension: Extension, *, actor: str, approve: bool, note: str, now: datetime
+) -> ExtensionTransition:
+    status = ExtensionStatus.APPROVED if approve else ExtensionStatus.DENIED
+    return ExtensionTransition(
+        extension.id,
+        _EXTENSION_PENDING,
+        {"status": status, "decided_by": actor, "decided_at": now, "decision_note": note or None},
+        AuditEvent(now, actor, f"extension.{status.value}", extension.grant_id, extension.id),
+    )
+
+
+def time_out_extension(extension: Extension, *, now: datetime) -> ExtensionTransition:
+    return ExtensionTransition(
+        extension.id,
+        _EXTENSION_PENDING,
+        {"status": ExtensionStatus.TIMED_OUT, "decided_at": now},
+        AuditEvent(now, SYSTEM, "extension.timed_out", extension.grant_id, extension.id),
+    )
+
+
+def note_extension_message(extension: Extension, *, channel: str, ts: str) -> ExtensionTransition:
+    return ExtensionTransition(
+        extension.id,
+        frozenset(ExtensionStatus),
+        {"approval_channel": channel, "approval_ts": ts},
+    )

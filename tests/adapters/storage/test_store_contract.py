@@ -1,0 +1,205 @@
+"""The GrantStore contract, checked against the in-memory fake the service tests use and the
+SQL store on real SQLite and PostgreSQL: transitions win once, their audit event is written
+with them, the named queries answer the same, and timestamps stay timezone-aware."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.adapters.storage import migrate
+from bot.adapters.storage.engine import make_engine
+from bot.adapters.storage.repository import SqlGrantStore
+from bot.domain import transitions
+from bot.domain.grants import (
+    AuditEvent,
+    EndReason,
+    Extension,
+    ExtensionStatus,
+    Grant,
+    GrantStatus,
+    MappedIdentity,
+    MappedVia,
+)
+from bot.domain.ports import GrantStore
+from tests.services.fakes import FakeStore
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
+
+
+@pytest.fixture(params=["fake", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest) -> Iterator[GrantStore]:
+    if request.param == "fake":
+        yield FakeStore()
+        return
+    url = str(request.getfixturevalue(f"{request.param}_url"))
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    yield SqlGrantStore(engine)
+    engine.dispose()
+
+
+def pending(grant_id: str = "abcd2345", **changes: object) -> Grant:
+    return Grant(
+        id=grant_id,
+        requester="U0ALICE",
+        principal_arn="arn:aws:iam::1:user/a",
+        profile="pods-read",
+        cluster="dev",
+        namespace="default",
+        duration=timedelta(hours=2),
+        reason="INC-42",
+        status=GrantStatus.PENDING,
+        created_at=NOW,
+        pending_until=NOW + timedelta(hours=4),
+    ).evolve(**changes)
+
+
+def seed(store: GrantStore, *grants: Grant) -> None:
+    for grant in grants:
+        store.add_grant(grant, AuditEvent(NOW, "system", "seed", grant.id))
+
+
+def test_round_trip_and_a_transition_that_wins_once(store: GrantStore) -> None:
+    store.add_grant(pending(), AuditEvent(NOW, "U0ALICE", "request.created", "abcd2345"))
+    assert store.get_grant("abcd2345") == pending()
+    grant = pending()
+    approved = store.apply(
+        transitions.approve(grant, actor="U0CAROL", note="", now=NOW, lease=LEASE)
+    )
+    assert approved is not None and approved.status is GrantStatus.ACTIVATING
+    assert approved.expires_at == NOW + timedelta(hours=2) and approved.expires_at.tzinfo
+    assert approved.decided_by == "U0CAROL" and approved.decision_note is None
+    assert store.apply(transitions.deny(grant, actor="U0CAROL", note="no", now=NOW)) is None
+    assert store.get_grant("abcd2345") == approved
+    assert [e.action for e in store.audit_trail("abcd2345")] == [
+        "request.created",
+        "request.approved",
+    ]
+
+
+def test_concurrent_transitions_have_one_winner(store: GrantStore) -> None:
+    seed(store, pending())
+    winners: list[str] = []
+
+    def decide(actor: str) -> None:
+        decision = transitions.approve(pending(), actor=actor, note="", now=NOW, lease=LEASE)
+        if store.apply(decision):
+            winners.append(actor)
+
+    threads = [threading.Thread(target=decide, args=(f"U{i:04d}",)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+    decided = store.get_grant("abcd2345")
+    assert decided is not None and decided.decided_by == winners[0]
+    actions = [e.action for e in store.audit_trail("abcd2345")]
+    assert actions.count("request.approved") == 1
+
+
+def test_the_whole_life_of_a_grant(store: GrantStore) -> None:
+    seed(store, pending())
+    grant = store.apply(
+        transitions.approve(pending(), actor="U0C", note="ok", now=NOW, lease=LEASE)
+    )
+    assert grant is not None
+    mapped = MappedIdentity("eks-access:1:user/a", MappedVia.ACCESS_ENTRY)
+    grant = store.apply(transitions.activated(grant, mapped=mapped, now=NOW))
+    assert grant is not None and grant.mapped_via is MappedVia.ACCESS_ENTRY
+    assert store.access_refs("dev")[0].mapped_via is MappedVia.ACCESS_ENTRY
+    grant = store.apply(transitions.extend(grant, by=timedelta(hours=1), actor="U0ALICE", now=NOW))
+    assert grant is not None and grant.expires_at == NOW + timedelta(hours=3)
+    later = NOW + timedelta(minutes=1)
+    grant = store.apply(transitions.revoke(grant, actor="U0ALICE", now=later, lease=LEASE))
+    assert grant is not None and grant.end_reason is EndReason.REVOKED
+    failing = store.apply(
+        transitions.retry_later(
+            grant, step="revoke", error="x" * 900, now=later, retry_at=later + LEASE
+        )
+    )
+    assert failing is not None and failing.attempts == 1 and len(failing.last_error or "") == 500
+    ended = store.apply(transitions.end(failing, now=later))
+    assert ended is not None and ended.status is GrantStatus.ENDED and ended.last_error is None
+    assert [e.action for e in store.audit_trail(grant.id)] == [
+        "seed",
+        "request.approved",
+        "grant.activated",
+        "grant.extended",
+        "grant.revoked",
+        "revoke.retry",
+        "grant.ended",
+    ]
+
+
+def test_queries_used_by_the_sweep(store: GrantStore) -> None:
+    seed(
+        store,
+        *(
+            pending(f"grant{'abc'[i]}xyz", status=status, expires_at=NOW + timedelta(minutes=i))
+            for i, status in enumerate([GrantStatus.ACTIVE, GrantStatus.ACTIVE, GrantStatus.ENDED])
+        ),
+        pending("pendingq", pending_until=NOW),
+        pending("activate", status=GrantStatus.ACTIVATING, expires_at=NOW + timedelta(hours=1)),
+        pending(
+            "revokesx",
+            status=GrantStatus.REVOKING,
+            expires_at=NOW,
+            next_attempt_at=NOW + timedelta(seconds=1),
+        ),
+    )
+    assert [g.id for g in store.due_for_expiry(NOW)] == ["grantaxyz"]
+    warn = store.due_for_warning(NOW, timedelta(minutes=5))
+    assert {g.id for g in warn} == {"grantaxyz", "grantbxyz"}
+    assert [g.id for g in store.active_expiring_by(NOW + timedelta(minutes=1))] == [
+        "grantaxyz",
+        "grantbxyz",
+    ]
+    assert [g.id for g in store.requests_past_deadline(NOW)] == ["pendingq"]
+    assert [g.id for g in store.activations_due(NOW)] == ["activate"]
+    assert store.revocations_due(NOW) == []
+    assert [g.id for g in store.revocations_due(NOW + timedelta(seconds=1))] == ["revokesx"]
+    assert [g.id for g in store.pending_requests(limit=10)] == ["pendingq"]
+    assert {g.id for g in store.open_grants_of("U0ALICE")} == {
+        "grantaxyz",
+        "grantbxyz",
+        "pendingq",
+        "activate",
+        "revokesx",
+    }
+    holders = store.access_holders(principal_arn="arn:aws:iam::1:user/a", cluster="dev")
+    assert {g.id for g in holders} == {"grantaxyz", "grantbxyz", "activate"}
+    assert store.access_holders(principal_arn="arn:aws:iam::1:user/a", cluster="prod") == []
+    assert {r.id for r in store.access_refs("dev")} == {"grantaxyz", "grantbxyz", "activate"}
+
+
+def test_extensions(store: GrantStore) -> None:
+    active = pending(status=GrantStatus.ACTIVE, expires_at=NOW + timedelta(hours=1))
+    seed(store, active)
+    extension = Extension(
+        id="ext23456",
+        grant_id=active.id,
+        requested_by="U0ALICE",
+        duration=timedelta(minutes=30),
+        status=ExtensionStatus.PENDING,
+        created_at=NOW,
+        pending_until=NOW + timedelta(minutes=10),
+    )
+    store.add_extension(extension, AuditEvent(NOW, "U0ALICE", "extension.requested", active.id))
+    assert store.pending_extension_of(active.id) == extension
+    assert store.extensions_past_deadline(NOW) == []
+    noted = store.apply(transitions.note_extension_message(extension, channel="C1", ts="1.2"))
+    assert noted is not None and noted.approval_ts == "1.2"
+    late = NOW + timedelta(minutes=10)
+    assert [e.id for e in store.extensions_past_deadline(late)] == ["ext23456"]
+    timed_out = store.apply(transitions.time_out_extension(noted, now=late))
+    assert timed_out is not None and timed_out.status is ExtensionStatus.TIMED_OUT
+    decide = transitions.decide_extension(noted, actor="U0C", approve=True, note="", now=late)
+    assert store.apply(decide) is None
+    assert store.pending_extension_of(active.id) is None
+    assert store.get_extension("ext23456") == timed_out
