@@ -2,6 +2,8 @@
 
 PostgreSQL: a session-level advisory lock held on a dedicated connection. If the leader dies,
 its connection closes, the lock is released, and another replica takes it at its next tick.
+The lock is per schema (advisory locks are per database): two deployments that keep their
+tables in different schemas of one database each have their own scheduler.
 SQLite is a single-process database, so its one process always leads.
 """
 
@@ -15,8 +17,10 @@ from sqlalchemy import Connection, Engine, text
 
 log = logging.getLogger(__name__)
 
-#: Arbitrary but fixed: "eksacces" as a 64-bit integer.
-LOCK_KEY = 0x656B736163636573
+#: Arbitrary but fixed: "eksa" as a 32-bit integer; the lock's second key is the schema's hash.
+LOCK_KEY = 0x656B7361
+_TRY_LOCK = text("SELECT pg_try_advisory_lock(:k, hashtext(current_schema()))")
+_UNLOCK = text("SELECT pg_advisory_unlock(:k, hashtext(current_schema()))")
 
 
 class AlwaysLeader:
@@ -44,9 +48,7 @@ class AdvisoryLockLeader:
                     self._drop()
             try:
                 conn = self.engine.connect()
-                got = conn.execute(
-                    text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}
-                ).scalar()
+                got = conn.execute(_TRY_LOCK, {"k": LOCK_KEY}).scalar()
                 conn.commit()
             except Exception as e:
                 log.warning("cannot reach the database for the scheduler lock: %s", e)
@@ -68,7 +70,7 @@ class AdvisoryLockLeader:
         with self._lock:
             if self._conn is not None:
                 with contextlib.suppress(Exception):  # closing the session frees it anyway
-                    self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                    self._conn.execute(_UNLOCK, {"k": LOCK_KEY})
                     self._conn.close()
                 self._conn = None
 
