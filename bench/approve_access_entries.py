@@ -35,35 +35,39 @@ import urllib.parse
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from kubernetes import client
-from sqlalchemy import select
 
-from bench import scenarios
-from bench.cluster import vm_kib
+from bench import policy as bench_policy
+from bench.binding_watch import BindingWatch
+from bench.bots import log_problems
+from bench.cluster import read_aws_auth
+from bench.policy import (
+    ACCOUNT,
+    APPROVER,
+    PROFILE,
+    floor_objects,
+    floor_username,
+    owned_username,
+)
+from bench.rss import vm_kib
 from bench.slack import SignedSlack, request_id, wait_responses
-from bench.stats import percentile
+from bench.stats import Row, floor_rows, percentile
 from bot.adapters.kubernetes.connection import api_client_from_kubeconfig
 from bot.adapters.slack.ids import Action
 from bot.adapters.storage.engine import make_engine
-from bot.adapters.storage.tables import grants
-from bot.domain.rbac import (
-    ACCESS_ENTRY_OWNER_TAG,
-    MANAGED_BY_LABEL,
-    MANAGED_BY_VALUE,
-    PROFILE_LABEL,
-    role_name,
-)
+from bot.adapters.storage.repository import SqlGrantStore
+from bot.domain.rbac import ACCESS_ENTRY_OWNER_TAG, MANAGED_BY_VALUE
 from tests.support.authenticator import EksCluster, token_for
 from tests.support.bot import ROOT, BotProcess
 from tests.support.eks_emulator import EksEmulator
-from tests.support.kube import TEST_OBJECT_LABEL, KubeEnv
+from tests.support.kube import KubeEnv
 from tests.support.slack_stub import SlackStub
 
-ACCOUNT = scenarios.ACCOUNT
-APPROVER = scenarios.APPROVER
+TARGET = 1.5
 REGION = "eu-west-1"
 EKS_NAME = "dev"
 NAMESPACE = "default"
@@ -82,12 +86,6 @@ def ae_user(i: int) -> tuple[str, str]:
 
 def floor_arn(i: int) -> str:
     return f"arn:aws:iam::{ACCOUNT}:user/ae-floor-{i:03d}"
-
-
-def floor_username(i: int) -> str:
-    """The bot's username shape under a prefix it does not own: its reconcile leaves the
-    floor's entries alone (they carry the bot's tag, but no username the bot would write)."""
-    return f"bench-floor:{ACCOUNT}:user/ae-floor-{i:03d}"
 
 
 def aws_environ(base: dict[str, str], **extra: str) -> dict[str, str]:
@@ -110,7 +108,7 @@ def aws_environ(base: dict[str, str], **extra: str) -> dict[str, str]:
 
 def policy(kubeconfig: str, *, users: int) -> dict[str, Any]:
     """The bench policy, its one cluster also an EKS cluster mapped through access entries."""
-    result = scenarios.policy(kubeconfig, latency_users=0, storm_users=0)
+    result = bench_policy.document(kubeconfig, latency_users=0, storm_users=0)
     result["clusters"][0].update(
         {"eks": {"name": EKS_NAME, "region": REGION}, "mapping": "access-entries"}
     )
@@ -193,10 +191,16 @@ def _run_floor(spec: dict[str, Any]) -> int:
     ).client("eks", endpoint_url=spec["eks_url"])
     api = api_client_from_kubeconfig(spec["kubeconfig"])
     rbac = client.RbacAuthorizationV1Api(api)
-    labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, PROFILE_LABEL: scenarios.PROFILE}
-    role: Any = {"metadata": {"name": role_name(scenarios.PROFILE), "labels": labels}, "rules": []}
+    rbac_profile = bench_policy.profile(spec["kubeconfig"])
     for line in sys.stdin:
         job = json.loads(line)
+        role, binding = floor_objects(
+            rbac_profile,
+            namespace=NAMESPACE,
+            username=job["username"],
+            binding=job["binding"],
+            now=datetime.now(UTC),
+        )
         try:
             try:
                 eks.describe_access_entry(clusterName=EKS_NAME, principalArn=job["arn"])
@@ -213,22 +217,13 @@ def _run_floor(spec: dict[str, Any]) -> int:
             )
             # The profile Role, as the bot ensures it on every activation: one call (it
             # exists after the warm-up, so AlreadyExists), as in the aws-auth floor (row 2).
+            # Created empty: the bot's RBAC may not create a Role holding rules at once.
             try:
-                rbac.create_namespaced_role(NAMESPACE, role, _request_timeout=10)
+                empty = {**role, "rules": []}
+                rbac.create_namespaced_role(NAMESPACE, empty, _request_timeout=10)
             except client.ApiException as exc:
                 if exc.status != 409:
                     raise
-            binding: Any = {
-                "metadata": {"name": job["binding"], "labels": {TEST_OBJECT_LABEL: "true"}},
-                "roleRef": {
-                    "apiGroup": scenarios.RBAC_GROUP,
-                    "kind": "Role",
-                    "name": role_name(scenarios.PROFILE),
-                },
-                "subjects": [
-                    {"kind": "User", "name": job["username"], "apiGroup": scenarios.RBAC_GROUP}
-                ],
-            }
             rbac.create_namespaced_role_binding(NAMESPACE, binding, _request_timeout=10)
             reply: dict[str, Any] = {"ok": True}
         except Exception as exc:  # reported to the bench as a lost sample
@@ -458,7 +453,7 @@ class _Sides:
         sign_in: SignIn,
         stub: SlackStub,
         database_url: str,
-        bindings: scenarios.BindingWatch,
+        bindings: BindingWatch,
     ) -> None:
         self.result = result
         self.bindings = bindings
@@ -468,6 +463,7 @@ class _Sides:
         self.stub = stub
         self.slack = SignedSlack(f"http://127.0.0.1:{bot.port}/slack/events", stub)
         self.engine = make_engine(database_url)
+        self.store = SqlGrantStore(self.engine)
         self._clicks = cf.ThreadPoolExecutor(1, thread_name_prefix="ae-click")
 
     def _click(self, grant_id: str, key: str) -> tuple[int, float]:
@@ -484,7 +480,7 @@ class _Sides:
         result, sign_in = self.result, self.sign_in
         user, arn = ae_user(i)
         key = f"ae-cmd-{i}"
-        self.slack.command(user, f"grant {scenarios.PROFILE} 1h ns={NAMESPACE} ae sample {i}", key)
+        self.slack.command(user, f"grant {PROFILE} 1h ns={NAMESPACE} ae sample {i}", key)
         grant_id = request_id(wait_responses(self.stub, [key], 20).get(key, []))
         before = sign_in.status(arn)
         if grant_id is None or before != 401:
@@ -508,10 +504,7 @@ class _Sides:
             result.refusals["bot"].update(seen)
             result.click_s.append(clicked)
         wait_responses(self.stub, [f"ae-click-{i}"], 20)  # the bot is done with this click
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(grants.c.decided_at, grants.c.activated_at).where(grants.c.id == grant_id)
-            ).first()
+        grant = self.store.get_grant(grant_id)
         timings = self.timings()
         if i == 0 or allowed is None:
             return
@@ -522,7 +515,7 @@ class _Sides:
             key=BOT_KEY,
             arn=arn,
             sent=sent_wall,
-            bound=self.bindings.seen(scenarios.username(arn)),
+            bound=self.bindings.seen(owned_username(arn)),
             allowed=allowed_wall,
         )
         result.bot_calls.update(t["op"] for t in mine)
@@ -536,14 +529,17 @@ class _Sides:
                 _add(result.slack_at, f"chat.update #{updates}", call.at - sent_mono)
             elif call.method == f"response/ae-click-{i}":
                 _add(result.slack_at, "click answer", call.at - sent_mono)
-        if row is not None and row[0] is not None and row[1] is not None:
-            decided, activating = row[0].timestamp(), row[1].timestamp()
+        if grant and grant.decided_at and grant.activated_at:
+            decided, activating = grant.decided_at.timestamp(), grant.activated_at.timestamp()
             _add(parts, "of which click sent → decision written", decided - sent_wall)
             _add(parts, "of which decision → activation started", activating - decided)
 
     def floor_sample(self, i: int) -> None:
         result, sign_in = self.result, self.sign_in
-        job = {"arn": floor_arn(i), "username": floor_username(i), "binding": f"ae-floor-{i}"}
+        arn = floor_arn(i)
+        # The floor's entries carry the bot's tag but not a username the bot would write,
+        # so its reconcile leaves them alone.
+        job = {"arn": arn, "username": floor_username(arn), "binding": f"ae-floor-{i}"}
         before = sign_in.status(job["arn"])
         if before != 401:
             result.failures.append(f"floor sample {i}: sign-in {before} before the calls")
@@ -581,11 +577,10 @@ class _Sides:
 
 
 def _aws_auth(env: KubeEnv) -> dict[str, str]:
-    core = client.CoreV1Api(env.admin_api_client())
-    return dict(core.read_namespaced_config_map("aws-auth", "kube-system").data or {})
+    return dict(read_aws_auth(env.admin_api_client()).data or {})
 
 
-def measure_approve_access_entries(
+def measure(
     env: KubeEnv,
     stub: SlackStub,
     database_url: str,
@@ -634,7 +629,7 @@ def measure_approve_access_entries(
             sign_in=sign_in,
             stub=stub,
             database_url=database_url,
-            bindings=scenarios.BindingWatch(
+            bindings=BindingWatch(
                 env.admin_kubeconfig,
                 NAMESPACE,
                 budget + 60,
@@ -658,10 +653,7 @@ def measure_approve_access_entries(
     finally:
         if bot is not None:
             bot.kill(signal.SIGTERM)
-            log = bot.log()
-            result.log_problems = [
-                f"{log.count(m)}× {m.strip()!r}" for m in scenarios.LOG_MARKERS if log.count(m)
-            ]
+            result.log_problems = log_problems(bot.log())
         if sides is not None:
             sides.close()
         if floor is not None:
@@ -689,13 +681,23 @@ def _check_entries(result: AccessEntryApproveResult, eks_url: str, count: int) -
         if (
             entry.get("type") == "STANDARD"
             and entry.get("tags", {}).get(ACCESS_ENTRY_OWNER_TAG) == MANAGED_BY_VALUE
-            and entry.get("username") == scenarios.username(arn)
+            and entry.get("username") == owned_username(arn)
         ):
             result.entries_ok += 1
     eks.close()
 
 
-def summary(result: AccessEntryApproveResult) -> list[str]:
+def rows(result: AccessEntryApproveResult) -> list[Row]:
+    return floor_rows(
+        "2b",
+        "Approve click → requester's token lists pods, EKS access entry (API mode)",
+        result.bot,
+        result.floor,
+        TARGET,
+    )
+
+
+def notes(result: AccessEntryApproveResult) -> list[str]:
     """Notes for the report: where each side's time goes, and the checks around it."""
     notes = []
     for side, parts in result.parts.items():

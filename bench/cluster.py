@@ -12,6 +12,7 @@ import contextlib
 import secrets
 import time
 from collections.abc import Generator, Iterator
+from pathlib import Path
 from typing import Any
 
 from kubernetes import client
@@ -63,6 +64,17 @@ def postgres_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextlib.contextmanager
+def database(kind: str, folder: Path, name: str) -> Iterator[str]:
+    """A new database for one bot: a throw-away PostgreSQL database, or a SQLite file."""
+    if kind == "postgres":
+        with postgres_database() as url:
+            yield url
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        yield f"sqlite:///{folder / (name + '.db')}"
 
 
 def postgres_version() -> str:
@@ -152,15 +164,3 @@ def append_to_map_users(admin: client.ApiClient, entry_text: str, attempts: int 
             conflicts += 1
             time.sleep(0.01)
     raise RuntimeError(f"aws-auth kept changing: {attempts} conflicts in a row")
-
-
-def vm_kib(pid: int, field: str = "VmHWM") -> int | None:
-    """A /proc/<pid>/status memory field in KiB (VmHWM: peak resident set size)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None

@@ -7,14 +7,13 @@ spec: url, secret, clients, requests (per client), user, text, response_base (th
 /response/ prefix), key (unique per run), budget (seconds; clients stop early after it),
 pace (optional: seconds between one client's request starts; 0 = closed loop, the next
 request as soon as the previous answer is in).
-Each request is a fresh connection with a freshly signed body, as Slack sends them; its
-latency is from connect to the last byte of the response (the ack).
+Each request is a fresh connection with a freshly signed body, as Slack sends them (the form
+and the signature are the test harness's, `tests.support.bot`); its latency is from connect
+to the last byte of the response (the ack).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import http.client
 import json
 import sys
@@ -23,10 +22,17 @@ import time
 import urllib.parse
 from typing import Any
 
+from tests.support.bot import SlackSender, sign
 
-def _sign(secret: str, body: str, ts: int) -> str:
-    base = f"v0:{ts}:{body}".encode()
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+class _ResponseUrls:
+    """What `SlackSender.command_form` needs of the Slack stub: where a key's answer goes."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def response_url(self, key: int | str) -> str:
+        return f"{self.base}{key}"
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
@@ -39,6 +45,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     errors: list[str] = []
     pace = float(spec.get("pace", 0))
     start = threading.Barrier(clients + 1)
+    forms = SlackSender(spec["url"], _ResponseUrls(spec["response_base"]))  # type: ignore[arg-type]
 
     def client(n: int) -> None:
         start.wait(timeout=30)
@@ -51,27 +58,12 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
             if time.monotonic() > stop_at:
                 return
             key = f"{spec['key']}-{n}-{i}"
-            body = urllib.parse.urlencode(
-                {
-                    "token": "legacy",
-                    "team_id": "T0TEAM",
-                    "team_domain": "example",
-                    "channel_id": "C0GENERAL",
-                    "channel_name": "general",
-                    "user_id": spec["user"],
-                    "user_name": spec["user"].lower(),
-                    "command": "/eks-access",
-                    "text": spec["text"],
-                    "api_app_id": "A0APP",
-                    "response_url": f"{spec['response_base']}{key}",
-                    "trigger_id": f"trigger-{key}",
-                }
-            )
+            body = urllib.parse.urlencode(forms.command_form(spec["user"], spec["text"], key))
             ts = int(time.time())
             headers = {
                 "Content-Type": "application/x-www-form-urlencoded",
                 "X-Slack-Request-Timestamp": str(ts),
-                "X-Slack-Signature": _sign(spec["secret"], body, ts),
+                "X-Slack-Signature": sign(body, ts, spec["secret"]),
             }
             t0 = time.perf_counter()
             try:

@@ -2,70 +2,50 @@
 
 Starts its own kube-apiserver + etcd (the test harness's envtest), a throw-away database, the
 Slack Web API stub, the real bot (`eks-access serve`, HTTP mode) and a bare Bolt app, then
-measures, side by side:
+measures, side by side, one module each:
 
-1. slash-command ack latency under 50 concurrent clients, bot vs. bare Bolt;
-2. approve click -> SubjectAccessReview allowed, bot vs. the raw API floor;
+1. slash-command ack latency under 50 concurrent clients, bot vs. bare Bolt (`bench.ack`);
+2. approve click -> SubjectAccessReview allowed, bot vs. the raw API floor (`bench.approve`);
 2b. approve click -> the requester's token lists pods, on an EKS cluster in API mode (access
-   entries through the EKS emulator), bot vs. the same calls made directly;
-3. revoke lag after expiry with 10,000 active grants (a second bot process);
-4. 200 simultaneous approvals into one aws-auth (with a foreign writer alongside);
-5. the bot processes' peak RSS.
+   entries through the EKS emulator), bot vs. the same calls made directly
+   (`bench.approve_access_entries`);
+3. revoke lag after expiry with 10,000 active grants, a second bot process (`bench.expiry`);
+4. 200 simultaneous approvals into one aws-auth, with a foreign writer alongside
+   (`bench.storm`);
+5. the bot processes' peak RSS (`bench.rss`).
 
-Prints a Markdown table; `--write-doc` also puts it into docs/benchmarks.md. Not part of the
-test suite. Every loop is bounded in count and time, and the whole run has a time budget.
+This module only orchestrates: the arguments, the time budget, which bot serves which
+measurement, the table, and `--write-doc`, which also puts the table into docs/benchmarks.md.
+Not part of the test suite. Every loop is bounded in count and time, and the whole run has a
+time budget.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import importlib.metadata
-import math
 import os
-import platform
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import scenarios
-from bench.approve_access_entries import (
-    AccessEntryApproveResult,
-    measure_approve_access_entries,
-    summary,
-)
-from bench.cluster import cluster, postgres_database, postgres_version, reset_aws_auth, vm_kib
+from bench import ack, approve, approve_access_entries, expiry, machine, rss, storm
+from bench import policy as bench_policy
+from bench.bots import BOT_ENV, log_problems
+from bench.cluster import cluster, database, reset_aws_auth
 from bench.slack import SignedSlack
-from bench.stats import ms, percentile, ratio, verdict
-from tests.support.bot import ROOT, SIGNING_SECRET, BotProcess, free_port
+from bench.stats import Row
+from tests.support.bot import ROOT, BotProcess
 from tests.support.envtest import assets_dir, missing_binaries
 from tests.support.slack_stub import SlackStub
 
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
-
-#: The bot's documented defaults, stated explicitly: tests.support.bot.BotProcess sets test
-#: values (1 s sweep, 3 s reconcile, 2 s lease) that would flatter the expiry numbers.
-BOT_ENV = {
-    "EKS_ACCESS_SWEEP_INTERVAL": "5",
-    "EKS_ACCESS_RECONCILE_INTERVAL": "60",
-    "EKS_ACCESS_STEP_LEASE": "30",
-}
-
-ACK_TARGET = 1.2
-APPROVE_TARGET = 1.5
-APPROVE_AE_TARGET = 1.5
-REVOKE_TARGET_S = 1.0
-RSS_TARGET_MB = 150.0
 SCENARIOS = ("ack", "approve", "approve-ae", "storm", "expiry")
 
 
@@ -74,11 +54,11 @@ class Run:
     args: argparse.Namespace
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     meta: dict[str, str] = field(default_factory=dict)
-    ack: scenarios.AckResult | None = None
-    approve: scenarios.ApproveResult | None = None
-    approve_ae: AccessEntryApproveResult | None = None
-    storm: scenarios.StormResult | None = None
-    expiry: scenarios.ExpiryResult | None = None
+    ack: ack.AckResult | None = None
+    approve: approve.ApproveResult | None = None
+    approve_ae: approve_access_entries.AccessEntryApproveResult | None = None
+    storm: storm.StormResult | None = None
+    expiry: expiry.ExpiryResult | None = None
     rss_kib: dict[str, int | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -131,114 +111,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-# -- processes ---------------------------------------------------------------------------------
-
-
-class BareBolt:
-    def __init__(self, stub: SlackStub, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/slack/events"
-        self.log_path = workdir / "bare-bolt.log"
-        self.env = {
-            **os.environ,
-            "SLACK_BOT_TOKEN": "xoxb-test",
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": stub.url,
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 30) -> None:
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.bare_bolt"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"bare Bolt exited:\n{self.log_path.read_text()[-2000:]}")
-            with contextlib.suppress(OSError):
-                url = f"http://127.0.0.1:{self.port}/healthz"
-                with urllib.request.urlopen(url, timeout=1) as r:
-                    if r.status == 200:
-                        return
-            time.sleep(0.1)
-        raise RuntimeError("bare Bolt did not come up")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-
-@contextlib.contextmanager
-def database(kind: str, folder: Path, name: str) -> Iterator[str]:
-    if kind == "postgres":
-        with postgres_database() as url:
-            yield url
-    else:
-        folder.mkdir(parents=True, exist_ok=True)
-        yield f"sqlite:///{folder / (name + '.db')}"
-
-
-def log_problems(text: str) -> list[str]:
-    return [f"{text.count(m)}× {m.strip()!r}" for m in scenarios.LOG_MARKERS if text.count(m)]
-
-
-# -- the run -------------------------------------------------------------------------------------
-
-
-def collect_meta(args: argparse.Namespace) -> dict[str, str]:
-    def cmd(*argv: str) -> str:
-        try:
-            out = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
-            return (out.stdout or out.stderr).strip().splitlines()[0]
-        except (OSError, IndexError, subprocess.TimeoutExpired):
-            return "unknown"
-
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem = "unknown"
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        mem = f"{kib / 1024 / 1024:.0f} GiB"
-    assets = assets_dir()
-    db = "SQLite (file, WAL)"
-    if args.db == "postgres":
-        db = f"PostgreSQL {postgres_version()} (127.0.0.1, a throw-away database)"
-
-    def version(pkg: str) -> str:
-        try:
-            return importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            return "?"
-
-    return {
-        "machine": f"{os.cpu_count()} vCPU ({cpu}), {mem} RAM, Linux {platform.release()}",
-        "python": platform.python_version(),
-        "kube-apiserver": cmd(str(assets / "kube-apiserver"), "--version"),
-        "etcd": cmd(str(assets / "etcd"), "--version"),
-        "database": db,
-        "libraries": (
-            f"slack-bolt {version('slack-bolt')}, waitress {version('waitress')}, "
-            f"kubernetes {version('kubernetes')}, SQLAlchemy {version('SQLAlchemy')}"
-        ),
-    }
-
-
 def execute(run: Run) -> None:
     args = run.args
     budget_end = time.monotonic() + args.budget
@@ -251,7 +123,7 @@ def execute(run: Run) -> None:
     try:
         with cluster() as env:
             reset_aws_auth(env)
-            policy = scenarios.policy(
+            policy = bench_policy.document(
                 env.bot_kubeconfig, latency_users=args.grants + 1, storm_users=args.storm
             )
             with database(args.db, workdir, "bot-a") as url_a:
@@ -263,7 +135,7 @@ def execute(run: Run) -> None:
                     workdir=workdir / "bot-a",
                     extra_env=BOT_ENV,
                 )
-                bare = BareBolt(stub, workdir)
+                bare = ack.BareBolt(stub, workdir)
                 try:
                     bot.start(timeout=60)
                     bare.start()
@@ -271,7 +143,7 @@ def execute(run: Run) -> None:
                     bot_url = f"http://127.0.0.1:{bot.port}/slack/events"
                     if "ack" in args.only:
                         print("1/4 slash-command ack latency ...", file=sys.stderr, flush=True)
-                        run.ack = scenarios.measure_ack(
+                        run.ack = ack.measure(
                             {"bot": bot_url, "bare": bare.url},
                             stub,
                             clients=args.clients,
@@ -282,12 +154,12 @@ def execute(run: Run) -> None:
                             paced_requests=args.paced_requests,
                             budget=min(300.0, left(0.3)),
                         )
-                    run.rss_kib["bare"] = vm_kib(bare.proc.pid)
+                    run.rss_kib["bare"] = rss.vm_kib(bare.proc.pid)
                     bare.stop()
                     slack = SignedSlack(bot_url, stub)
                     if "approve" in args.only:
                         print("2/4 approve -> SAR allowed ...", file=sys.stderr, flush=True)
-                        run.approve = scenarios.measure_approve(
+                        run.approve = approve.measure(
                             slack,
                             stub,
                             env,
@@ -297,7 +169,7 @@ def execute(run: Run) -> None:
                         )
                     if "storm" in args.only:
                         print("3/4 simultaneous approvals ...", file=sys.stderr, flush=True)
-                        run.storm = scenarios.measure_storm(
+                        run.storm = storm.measure(
                             slack,
                             stub,
                             env,
@@ -306,7 +178,7 @@ def execute(run: Run) -> None:
                             foreign_writes=args.foreign_writes,
                             budget=min(300.0, left(0.4)),
                         )
-                    run.rss_kib["bot"] = vm_kib(bot.proc.pid)
+                    run.rss_kib["bot"] = rss.vm_kib(bot.proc.pid)
                 finally:
                     bare.stop()
                     bot.kill(signal.SIGTERM)
@@ -318,7 +190,7 @@ def execute(run: Run) -> None:
                 print("2b approve -> access entry allowed ...", file=sys.stderr, flush=True)
                 reset_aws_auth(env)  # nothing of the first bot may look like an orphan now
                 with database(args.db, workdir, "bot-ae") as url_ae:
-                    run.approve_ae = measure_approve_access_entries(
+                    run.approve_ae = approve_access_entries.measure(
                         env,
                         stub,
                         url_ae,
@@ -333,7 +205,7 @@ def execute(run: Run) -> None:
             print("4/4 revoke lag with many active grants ...", file=sys.stderr, flush=True)
             reset_aws_auth(env)  # nothing of the first bot may look like an orphan now
             with database(args.db, workdir, "bot-b") as url_b:
-                run.expiry = scenarios.measure_expiry(
+                run.expiry = expiry.measure(
                     env,
                     stub,
                     policy,
@@ -358,247 +230,28 @@ def execute(run: Run) -> None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-# -- the report ----------------------------------------------------------------------------------
-
-
-def mb(kib: int | None) -> float:
-    return math.nan if kib is None else kib * 1024 / 1e6
-
-
-def mb_text(kib: int | None) -> str:
-    value = mb(kib)
-    return "n/a" if math.isnan(value) else f"{value:.0f} MB"
-
-
-def _floor_rows(
-    row: str, what: str, bot: list[float], floor: list[float], target: float
-) -> list[tuple[str, ...]]:
-    """The p50 and p99 rows of a bot-against-its-floor measurement."""
-    out = []
-    for q in (50, 99):
-        bot_q, floor_q = percentile(bot, q), percentile(floor, q)
-        r = ratio(bot_q, floor_q)
-        out.append(
-            (
-                row,
-                f"{what}, p{q}, {len(bot)} / {len(floor)} grants",
-                ms(bot_q),
-                f"{ms(floor_q)} (API floor)",
-                f"{r:.2f}×",
-                f"≤ {target}× floor",
-                verdict(r <= target) if not math.isnan(r) else "n/a",
-            )
-        )
-    return out
-
-
 def render(run: Run) -> str:
-    rows: list[tuple[str, ...]] = []
+    """The table (rows 1, 2, 2b, 3, 4, 5, each from its measurement's module), the machine,
+    and the notes."""
+    args = run.args
+    rows: list[Row] = []
     notes = list(run.notes)
-    a, ap, st, ex = run.ack, run.approve, run.storm, run.expiry
-    if a is not None:
-        n_bot, n_bare = len(a.latencies["bot"]), len(a.latencies["bare"])
-        for q in (50, 99):
-            bot_q, bare_q = percentile(a.latencies["bot"], q), percentile(a.latencies["bare"], q)
-            r = ratio(bot_q, bare_q)
-            graded = q == 99
-            rows.append(
-                (
-                    "1",
-                    f"Slash-command ack (`/eks-access {run.args.ack_command}`), p{q}, "
-                    f"{run.args.clients} clients in a closed loop, {n_bot} / {n_bare} requests",
-                    ms(bot_q),
-                    f"{ms(bare_q)} (bare Bolt)",
-                    f"{r:.2f}×",
-                    f"≤ {ACK_TARGET}× bare Bolt" if graded else "–",
-                    verdict(r <= ACK_TARGET) if graded and not math.isnan(r) else "–",
-                )
-            )
-        if a.paced["bot"]:
-            rate = run.args.clients / a.pace
-            bot_q, bare_q = percentile(a.paced["bot"], 99), percentile(a.paced["bare"], 99)
-            rows.append(
-                (
-                    "1",
-                    f"… for context: p99 with the same clients paced at {rate:.0f} req/s "
-                    f"(p50 {ms(percentile(a.paced['bot'], 50))} / "
-                    f"{ms(percentile(a.paced['bare'], 50))})",
-                    ms(bot_q),
-                    f"{ms(bare_q)} (bare Bolt)",
-                    f"{ratio(bot_q, bare_q):.2f}×",
-                    "– (not graded)",
-                    "–",
-                )
-            )
-        tp = {k: sum(v) / len(v) if v else math.nan for k, v in a.throughput.items()}
-        notes.append(
-            f"ack, closed loop: throughput bot {tp['bot']:.0f} req/s, bare Bolt "
-            f"{tp['bare']:.0f} req/s; HTTP statuses bot {dict(a.statuses['bot'])}, bare "
-            f"{dict(a.statuses['bare'])}; connection errors bot {a.errors['bot']}, bare "
-            f"{a.errors['bare']}"
-            + (
-                f"; {a.undelivered_answers} bot answers not delivered within 60 s"
-                if a.undelivered_answers
-                else ""
-            )
-        )
-    if ap is not None:
-        rows += _floor_rows(
-            "2", "Approve click → SubjectAccessReview allowed", ap.bot, ap.floor, APPROVE_TARGET
-        )
-        if ap.to_decided:
-            notes.append(
-                "approve, bot medians from its own records: click sent → decision written "
-                f"{ms(percentile(ap.to_decided, 50))}, decision → activation started "
-                f"{ms(percentile(ap.decided_to_activating, 50))}, the rest (aws-auth, "
-                "database, Role, RoleBinding, SAR seen) "
-                f"{ms(percentile(ap.bot, 50) - percentile(ap.to_decided, 50) - percentile(ap.decided_to_activating, 50))}"
-            )
-        if ap.failures:
-            notes.append("approve samples lost: " + "; ".join(ap.failures))
+    if run.ack is not None:
+        rows += ack.rows(run.ack, command=args.ack_command, clients=args.clients)
+        notes += ack.notes(run.ack)
+    if run.approve is not None:
+        rows += approve.rows(run.approve)
+        notes += approve.notes(run.approve)
     if run.approve_ae is not None:
-        ae = run.approve_ae
-        rows += _floor_rows(
-            "2b",
-            "Approve click → requester's token lists pods, EKS access entry (API mode)",
-            ae.bot,
-            ae.floor,
-            APPROVE_AE_TARGET,
-        )
-        notes.extend(summary(ae))
-    if ex is not None:
-        for label, lags, missing in (
-            ("RoleBinding gone (watch)", ex.binding_lags, ex.bindings_not_seen_deleted),
-            ("grant ended in the database", ex.ended_lags, ex.not_ended),
-        ):
-            p50, p99 = percentile(lags, 50), percentile(lags, 99)
-            ok = (not math.isnan(p99)) and p99 <= REVOKE_TARGET_S and missing == 0
-            rows.append(
-                (
-                    "3",
-                    f"Revoke lag after expiry, {label}, p50 / p99, {len(lags)} of "
-                    f"{ex.expiring} expiring among {ex.total:,} active"
-                    + (f" ({missing} not revoked in time)" if missing else ""),
-                    f"{ms(p50)} / {ms(p99)}",
-                    "–",
-                    "–",
-                    f"p99 ≤ {REVOKE_TARGET_S:.0f} s",
-                    verdict(ok),
-                )
-            )
-        if ex.binding_lags:
-            notes.append(
-                f"revoke lag max: RoleBinding {ms(max(ex.binding_lags))}, ended "
-                f"{ms(max(ex.ended_lags) if ex.ended_lags else math.nan)}; seeding took "
-                f"{ex.seed_seconds:.0f} s; the bot was healthy {ex.bot_start_seconds:.1f} s "
-                "after start"
-                + (
-                    f"; {ex.expired_before_bot_ready} grants were due before the bot was up"
-                    if ex.expired_before_bot_ready
-                    else ""
-                )
-            )
-        if ex.worst_due_at:
-            notes.append(
-                "slowest revocations (lag, due at seconds after the bot started): "
-                + ", ".join(f"{ms(lag)} @ +{due:.0f} s" for lag, due in ex.worst_due_at)
-                + f"; bot audit actions: {ex.audit_actions}"
-            )
-        if ex.reconcile_details:
-            notes.append("reconcile during the expiry run: " + "; ".join(ex.reconcile_details))
-        if ex.rss_timeline:
-            marks, shown = [], -10.0
-            for t, kib in ex.rss_timeline:
-                if t - shown >= 5.0:
-                    marks.append(f"+{t:.0f} s {mb(kib):.0f}")
-                    shown = t
-            notes.append(
-                f"bot RSS (MB) by seconds since its start, {ex.total:,} active grants "
-                "(reconcile runs at +5 s and every 60 s): " + ", ".join(marks)
-            )
-        if ex.failures:
-            notes.append("expiry run: " + "; ".join(ex.failures))
-    if st is not None:
-        total = f"{st.all_allowed_s:.2f} s" if st.all_allowed_s is not None else "not reached"
-        rows.append(
-            (
-                "4",
-                f"{st.requested} simultaneous approvals: time until all SARs allowed "
-                f"(p50 {ms(percentile(st.allowed_times, 50))})",
-                total,
-                "–",
-                "–",
-                "– (reported)",
-                "–",
-            )
-        )
-        rows.append(
-            (
-                "4",
-                "… bot entries applied in aws-auth",
-                f"{st.applied}/{run.args.storm}",
-                "–",
-                "–",
-                f"{run.args.storm}/{run.args.storm}",
-                verdict(st.applied == run.args.storm and st.allowed == run.args.storm),
-            )
-        )
-        rows.append(
-            (
-                "4",
-                f"… foreign entries lost ({st.foreign_before} before, "
-                f"+{st.foreign_written} written concurrently)",
-                str(st.foreign_lost),
-                "–",
-                "–",
-                "0",
-                verdict(st.foreign_lost == 0 and st.foreign_written == run.args.foreign_writes),
-            )
-        )
-        late = sum(1 for x in st.click_acks if x > 3.0)
-        rows.append(
-            (
-                "4",
-                "… approve clicks answered (HTTP 200) within Slack's 3 s ack deadline "
-                f"(p50 {ms(percentile(st.click_acks, 50))}, max "
-                f"{ms(max(st.click_acks, default=math.nan))})",
-                f"{len(st.click_acks) - late}/{len(st.click_acks)}",
-                "–",
-                "–",
-                "– (reported; not in the brief)",
-                "–",
-            )
-        )
-        notes.append(
-            f"approval storm: click HTTP statuses {dict(st.click_statuses)}; click ack p50 "
-            f"{ms(percentile(st.click_acks, 50))}, p99 {ms(percentile(st.click_acks, 99))}, "
-            f"max {ms(max(st.click_acks, default=math.nan))}"
-            + (f" ({late} over Slack's 3 s)" if late else "")
-            + f"; decisions written {ms(percentile(st.decided_times, 0))} … "
-            f"{ms(percentile(st.decided_times, 100))} after the clicks; grant states "
-            f"{st.statuses_in_db}; the foreign writer met {st.foreign_conflicts} conflicts (409)"
-            + (
-                f"; unexpected foreign entries {st.foreign_unexpected}"
-                if st.foreign_unexpected
-                else ""
-            )
-        )
-        if st.failures:
-            notes.append("approval storm: " + "; ".join(st.failures))
-    if run.rss_kib:
-        bot_a, bot_b = mb(run.rss_kib.get("bot")), mb(run.rss_kib.get("bot-expiry"))
-        peak = max((x for x in (bot_a, bot_b) if not math.isnan(x)), default=math.nan)
-        rows.append(
-            (
-                "5",
-                "Peak RSS (VmHWM) of the bot: scenarios 1, 2, 4 / scenario 3",
-                f"{mb_text(run.rss_kib.get('bot'))} / {mb_text(run.rss_kib.get('bot-expiry'))}",
-                f"{mb_text(run.rss_kib.get('bare'))} (bare Bolt)",
-                "–",
-                f"≤ {RSS_TARGET_MB:.0f} MB",
-                verdict(peak <= RSS_TARGET_MB) if not math.isnan(peak) else "n/a",
-            )
-        )
+        rows += approve_access_entries.rows(run.approve_ae)
+        notes += approve_access_entries.notes(run.approve_ae)
+    if run.expiry is not None:
+        rows += expiry.rows(run.expiry)
+        notes += expiry.notes(run.expiry)
+    if run.storm is not None:
+        rows += storm.rows(run.storm, count=args.storm, foreign_writes=args.foreign_writes)
+        notes += storm.notes(run.storm)
+    rows += rss.rows(run.rss_kib)
     header = ("#", "Measurement", "eks-access", "Baseline", "Ratio", "Target", "Result")
     lines = [
         "| " + " | ".join(header) + " |",
@@ -607,7 +260,7 @@ def render(run: Run) -> str:
     ]
     meta = [
         f"- date: {run.started:%Y-%m-%d %H:%M} UTC; run took {run.seconds / 60:.1f} min"
-        + (" (`--quick`)" if run.args.quick else ""),
+        + (" (`--quick`)" if args.quick else ""),
         *(f"- {k}: {v}" for k, v in run.meta.items()),
         f"- bot settings: sweep {BOT_ENV['EKS_ACCESS_SWEEP_INTERVAL']} s, reconcile "
         f"{BOT_ENV['EKS_ACCESS_RECONCILE_INTERVAL']} s, step lease "
@@ -639,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     watchdog.daemon = True
     watchdog.start()
     run = Run(args)
-    run.meta = collect_meta(args)
+    run.meta = machine.describe(args.db)
     began = time.monotonic()
     try:
         execute(run)

@@ -11,10 +11,12 @@ import time
 from collections import defaultdict
 from typing import Any
 
+from bot.domain.ids import looks_like_id
 from tests.support.bot import SlackSender
 from tests.support.slack_stub import SlackStub, flatten
 
-REQUEST_ID = re.compile(r"Request `([a-z2-9]{8})`")
+#: How the bot's answer to `grant` names the request (bot.adapters.slack.replies).
+REQUEST_ID = re.compile(r"Request `([^`]+)` sent for approval")
 
 
 class SignedSlack(SlackSender):
@@ -58,8 +60,9 @@ def wait_responses(
 
 
 def request_id(texts: list[str]) -> str | None:
+    """The id of the request the bot's answers say was sent for approval, if any."""
     for text in texts:
         match = REQUEST_ID.search(text)
-        if match and "sent for approval" in text:
+        if match and looks_like_id(match.group(1)):
             return match.group(1)
     return None

@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+#: One line of the results table: #, measurement, eks-access, baseline, ratio, target, result.
+Row = tuple[str, str, str, str, str, str, str]
+
 
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (no interpolation): the smallest value with at least q% at or
@@ -32,3 +35,25 @@ def verdict(ok: bool | None) -> str:
     if ok is None:
         return "n/a"
     return "PASS" if ok else "**FAIL**"
+
+
+def floor_rows(
+    row: str, what: str, bot: list[float], floor: list[float], target: float
+) -> list[Row]:
+    """The p50 and p99 rows of a bot-against-its-floor measurement (rows 2 and 2b)."""
+    out = []
+    for q in (50, 99):
+        bot_q, floor_q = percentile(bot, q), percentile(floor, q)
+        r = ratio(bot_q, floor_q)
+        out.append(
+            (
+                row,
+                f"{what}, p{q}, {len(bot)} / {len(floor)} grants",
+                ms(bot_q),
+                f"{ms(floor_q)} (API floor)",
+                f"{r:.2f}×",
+                f"≤ {target}× floor",
+                verdict(r <= target) if not math.isnan(r) else "n/a",
+            )
+        )
+    return out
