@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.domain.grants import Grant, GrantStatus
+from bot.domain.grants import Grant, GrantStatus, MappedVia
 from bot.domain.manifests import role_binding_manifest, role_manifest
 from bot.domain.plan import rbac_for_grant
 from bot.domain.policy import Profile
@@ -109,8 +109,7 @@ def active_grant(
         expires_at=expires_at,
         warned_at=warned_at,
         k8s_username=username or owned_username(arn),
-        mapping_applied=True,
-        rbac_applied=True,
+        mapped_via=MappedVia.AWS_AUTH,
         approval_channel=APPROVAL_CHANNEL,
         approval_ts="1700000000.000100",
     )
