@@ -8,8 +8,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.domain.durations import InvalidDuration, parse_duration
-from bot.domain.errors import Rejected
 from bot.domain.ids import looks_like_id
+from bot.domain.refusals import (
+    BadDuration,
+    BadName,
+    MissingDuration,
+    MissingProfile,
+    MissingRequestId,
+    NotACommand,
+    NotARequestId,
+    ReasonTooLong,
+)
 
 NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")  # DNS-1123 label
 MAX_REASON = 500
@@ -54,42 +63,34 @@ class HelpCommand:
 Command = GrantCommand | ExtendCommand | RevokeCommand | ListCommand | ProfilesCommand | HelpCommand
 
 
-def _shown(text: str) -> str:
-    text = "".join(c if c.isprintable() else "?" for c in text)
-    return text if len(text) <= 40 else text[:40] + "…"
-
-
 def _name(kind: str, value: str) -> str:
     if not NAME.fullmatch(value):
-        raise Rejected(
-            f"`{_shown(value)}` is not a valid {kind} name: use lower-case letters, digits "
-            "and dashes (at most 63 characters)."
-        )
+        raise BadName(kind, value)
     return value
 
 
 def _grant_id(value: str | None, usage: str) -> str:
     if value is None:
-        raise Rejected(f"Which request? Usage: `{usage}` (ids are listed by `/eks-access list`).")
+        raise MissingRequestId(usage)
     if not looks_like_id(value):
-        raise Rejected(f"`{_shown(value)}` is not a request id; `/eks-access list` shows yours.")
+        raise NotARequestId(value)
     return value
 
 
 def _duration(value: str | None, usage: str) -> timedelta:
     if value is None:
-        raise Rejected(f"For how long? Usage: `{usage}`.")
+        raise MissingDuration(usage)
     try:
         return parse_duration(value)
     except InvalidDuration as e:
-        raise Rejected(str(e)) from None
+        raise BadDuration(e) from None
 
 
 def _clean_reason(words: list[str]) -> str:
     text = " ".join(words)
     text = "".join(c for c in text if unicodedata.category(c)[0] != "C")
     if len(text) > MAX_REASON:
-        raise Rejected(f"The reason is too long ({len(text)} characters; at most {MAX_REASON}).")
+        raise ReasonTooLong(len(text), MAX_REASON)
     return text.strip()
 
 
@@ -112,17 +113,13 @@ def parse_command(text: str) -> Command:
         return ExtendCommand(grant_id, _duration(args[1] if len(args) > 1 else None, usage))
     if sub in ("grant", "request"):
         return _parse_grant(args)
-    raise Rejected(
-        f"`{_shown(words[0])}` is not a command. Try "
-        + ", ".join(f"`{s}`" for s in SUBCOMMANDS)
-        + " — `/eks-access help` explains each."
-    )
+    raise NotACommand(words[0], SUBCOMMANDS)
 
 
 def _parse_grant(args: list[str]) -> GrantCommand:
     usage = "/eks-access grant <profile> <duration> [ns=<namespace>] [cluster=<name>] [reason…]"
     if not args:
-        raise Rejected(f"Which profile? Usage: `{usage}`. `/eks-access profiles` lists yours.")
+        raise MissingProfile(usage)
     profile = _name("profile", args[0].lower())
     duration = _duration(args[1] if len(args) > 1 else None, usage)
     namespace = cluster = None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from bot.domain.markup import PLAIN, Markup
+
 _DURATION = re.compile(r"(?:(\d{1,6})d)?(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,7})s)?", re.ASCII)
 ALLOWED = "a number and a unit, e.g. 30s, 15m, 2h, 1h30m or 1d"
 # Far beyond any sane policy; keeps timedelta arithmetic from overflowing on hostile input.
@@ -12,7 +14,17 @@ _CEILING = timedelta(days=3650)
 
 
 class InvalidDuration(ValueError):
-    pass
+    """`text` is what was typed; `problem` says what is wrong with it."""
+
+    def __init__(self, text: str, problem: str) -> None:
+        super().__init__(text, problem)
+        self.text, self.problem = text, problem
+
+    def describe(self, m: Markup) -> str:
+        return f"{m.code(self.text)} {self.problem}"
+
+    def __str__(self) -> str:
+        return self.describe(PLAIN)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -22,13 +34,13 @@ def parse_duration(text: str) -> timedelta:
     m = _DURATION.fullmatch(raw)
     if not raw or not m or not any(m.groups()):
         shown = raw if len(raw) <= 40 else raw[:40] + "…"
-        raise InvalidDuration(f"`{shown}` is not a duration: use {ALLOWED}.")
+        raise InvalidDuration(shown, f"is not a duration: use {ALLOWED}.")
     days, hours, minutes, seconds = (int(g) if g else 0 for g in m.groups())
     total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
     if total == 0:
-        raise InvalidDuration(f"`{raw}` is zero: ask for at least a few seconds.")
+        raise InvalidDuration(raw, "is zero: ask for at least a few seconds.")
     if total > _CEILING.total_seconds():
-        raise InvalidDuration(f"`{raw}` is far too long.")
+        raise InvalidDuration(raw, "is far too long.")
     return timedelta(seconds=total)
 
 

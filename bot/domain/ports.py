@@ -153,6 +153,25 @@ class MessageRef:
     ts: str
 
 
+@dataclass(frozen=True)
+class ActivationFailed:
+    """An approved grant could not be applied (its `end_detail` says why); nothing stays."""
+
+    grant: Grant
+
+
+@dataclass(frozen=True)
+class StillFailing:
+    """A cluster step keeps failing (the grant's `attempts`); the bot keeps retrying."""
+
+    grant: Grant
+    error: str
+
+
+#: What needs a human, for the alert channel.
+Alert = ActivationFailed | StillFailing
+
+
 class Notifier(Protocol):
     """Tells people. Implementations retry on their own and never raise: a failed message must
     not block a revoke."""
@@ -175,14 +194,15 @@ class Notifier(Protocol):
 
     def request_timed_out(self, grant: Grant) -> None: ...
 
-    def expiry_warning(self, grant: Grant, can_self_extend: bool) -> None: ...
+    def expiry_warning(self, grant: Grant) -> None: ...
 
     def extension_requested(self, extension: Extension, grant: Grant) -> MessageRef | None: ...
 
     def extension_decided(self, extension: Extension, grant: Grant) -> None: ...
 
-    def alert(self, text: str) -> None:
-        """Tell the approvers' (or alert) channel that something needs a human."""
+    def alert(self, alert: Alert) -> None:
+        """Tell the alert channel (the approval channel unless set) that something needs a
+        human."""
         ...
 
 

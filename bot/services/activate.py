@@ -8,6 +8,7 @@ from bot.domain import transitions
 from bot.domain.errors import EksAccessError, PermanentError, TransientError
 from bot.domain.grants import EndReason, Grant, GrantStatus
 from bot.domain.plan import rbac_for_grant
+from bot.domain.ports import ActivationFailed
 from bot.services.deps import Deps
 from bot.services.failures import schedule_retry
 from bot.services.finish_revocation import FinishRevocation
@@ -69,9 +70,7 @@ class ActivateGrant:
         if failing is None:
             return self._lost_race(grant.id)
         if reason is EndReason.FAILED:
-            deps.notifier.alert(
-                f":x: Grant `{grant.id}` for <@{grant.requester}> could not be applied: {detail}"
-            )
+            deps.notifier.alert(ActivationFailed(failing))
         return FinishRevocation(deps).execute(grant_id=grant.id)
 
     def _lost_race(self, grant_id: str) -> Grant:

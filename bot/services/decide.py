@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from bot.domain import transitions
-from bot.domain.errors import Conflict, Rejected
 from bot.domain.grants import Grant, GrantStatus
+from bot.domain.refusals import AlreadyDecided, RequestTimedOut
 from bot.services.activate import ActivateGrant
-from bot.services.approval import check_approver, decided_text
+from bot.services.approval import check_approver
 from bot.services.deps import Deps
 
 
@@ -25,6 +25,7 @@ class DecideRequest:
         deps = self.deps
         grant = deps.grant_or_fail(grant_id)
         profile = deps.profile_of(grant)
+        now = deps.clock.now()
         check_approver(
             deps,
             profile=profile,
@@ -32,16 +33,12 @@ class DecideRequest:
             requester=grant.requester,
             what="request",
             grant_id=grant.id,
+            now=now,
         )
-        now = deps.clock.now()
         if grant.status is not GrantStatus.PENDING:
-            raise Conflict(
-                f"Request `{grant.id}` was {decided_text(grant.status, grant.decided_by)}."
-            )
+            raise AlreadyDecided(grant.id, grant.status, grant.decided_by)
         if now >= grant.pending_until:
-            raise Rejected(
-                f"Request `{grant.id}` waited too long and has timed out; ask for a new one."
-            )
+            raise RequestTimedOut(grant.id)
         if approve:
             decision = transitions.approve(
                 grant, actor=actor, note=note, now=now, lease=deps.retry.lease
@@ -51,9 +48,7 @@ class DecideRequest:
         decided = deps.store.apply(decision)
         if decided is None:
             latest = deps.grant_or_fail(grant.id)
-            raise Conflict(
-                f"Request `{grant.id}` was {decided_text(latest.status, latest.decided_by)}."
-            )
+            raise AlreadyDecided(grant.id, latest.status, latest.decided_by)
         if approve:
             deps.notifier.approval_updated(decided)
             return ActivateGrant(deps).execute(grant_id=grant.id, grant=decided)

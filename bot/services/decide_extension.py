@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.domain import transitions
-from bot.domain.errors import Conflict, NotFound
 from bot.domain.grants import Extension, ExtensionStatus
-from bot.services.approval import check_approver, decided_text
+from bot.domain.refusals import AlreadyDecided, NoSuchExtension
+from bot.services.approval import check_approver
 from bot.services.deps import Deps
 from bot.services.extend import apply_extension, check_extension
 
@@ -21,9 +21,10 @@ class DecideExtension:
         deps = self.deps
         extension = deps.store.get_extension(extension_id)
         if extension is None:
-            raise NotFound(f"There is no extension request `{extension_id}`.")
+            raise NoSuchExtension(extension_id)
         grant = deps.grant_or_fail(extension.grant_id)
         profile = deps.profile_of(grant)
+        now = deps.clock.now()
         check_approver(
             deps,
             profile=profile,
@@ -31,12 +32,10 @@ class DecideExtension:
             requester=extension.requested_by,
             what="extension",
             grant_id=grant.id,
+            now=now,
         )
         if extension.status is not ExtensionStatus.PENDING:
-            raise Conflict(
-                f"This extension was {decided_text(extension.status, extension.decided_by)}."
-            )
-        now = deps.clock.now()
+            raise AlreadyDecided(None, extension.status, extension.decided_by)
         if approve:
             check_extension(grant, profile, extension.duration, now)
         decided = deps.store.apply(
@@ -46,7 +45,7 @@ class DecideExtension:
         )
         if decided is None:
             latest = deps.store.get_extension(extension.id) or extension
-            raise Conflict(f"This extension was {decided_text(latest.status, latest.decided_by)}.")
+            raise AlreadyDecided(None, latest.status, latest.decided_by)
         if approve:
             grant = apply_extension(deps, grant, extension.duration, actor=actor, now=now)
         deps.notifier.extension_decided(decided, grant)

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.domain.errors import NotFound, Rejected
 from bot.domain.grants import Grant
 from bot.domain.ids import new_id
 from bot.domain.policy import Policy, Profile, group_ids, names_member
 from bot.domain.ports import Clock, Clusters, Directory, ExpiryTimers, GrantStore, Notifier
+from bot.domain.refusals import NoSuchRequest, ProfileGone
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,11 @@ class Deps:
     def profile_of(self, grant: Grant) -> Profile:
         profile = self.policy.profiles.get(grant.profile)
         if profile is None:
-            raise Rejected(f"Profile `{grant.profile}` is no longer in the policy.")
+            raise ProfileGone(grant.profile)
         return profile
 
     def grant_or_fail(self, grant_id: str) -> Grant:
         grant = self.store.get_grant(grant_id)
         if grant is None:
-            raise NotFound(f"There is no request `{grant_id}`.")
+            raise NoSuchRequest(grant_id)
         return grant

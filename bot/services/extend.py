@@ -7,11 +7,19 @@ from datetime import datetime, timedelta
 
 from bot.domain import transitions
 from bot.domain.durations import format_duration
-from bot.domain.errors import Conflict, EksAccessError, Rejected
+from bot.domain.errors import EksAccessError
 from bot.domain.grants import AuditEvent, Extension, ExtensionStatus, Grant, GrantStatus
 from bot.domain.plan import rbac_for_grant
 from bot.domain.policy import Profile
+from bot.domain.refusals import (
+    EndedBeforeExtension,
+    ExtensionPending,
+    ExtensionTooLong,
+    NotExtendable,
+    NotTheHolder,
+)
 from bot.services.deps import Deps
+from bot.services.request_access import check_duration
 
 
 class RequestExtension:
@@ -26,18 +34,16 @@ class RequestExtension:
         deps = self.deps
         grant = deps.grant_or_fail(grant_id)
         if actor != grant.requester:
-            raise Rejected(f"Only <@{grant.requester}>, who holds `{grant.id}`, can extend it.")
+            raise NotTheHolder(grant.id, grant.requester)
         if grant.status is not GrantStatus.ACTIVE:
-            raise Conflict(
-                f"`{grant.id}` is {grant.status.label}; only active grants can be extended."
-            )
+            raise NotExtendable(grant.id, grant.status.label)
         profile = deps.profile_of(grant)
         now = deps.clock.now()
         check_extension(grant, profile, duration, now)
         if profile.self_approval:
             return apply_extension(deps, grant, duration, actor=actor, now=now)
         if deps.store.pending_extension_of(grant.id) is not None:
-            raise Conflict(f"An extension of `{grant.id}` is already waiting for approval.")
+            raise ExtensionPending(grant.id)
         extension = Extension(
             id=deps.new_id(),
             grant_id=grant.id,
@@ -67,19 +73,11 @@ class RequestExtension:
 def check_extension(grant: Grant, profile: Profile, duration: timedelta, now: datetime) -> None:
     """Within the profile's bounds, and the grant never ends later than its max_duration
     from now."""
-    if not profile.min_duration <= duration <= profile.max_duration:
-        raise Rejected(
-            f"`{format_duration(duration)}` is outside what `{profile.name}` allows: between "
-            f"{format_duration(profile.min_duration)} and {format_duration(profile.max_duration)}."
-        )
+    check_duration(profile, duration)
     assert grant.expires_at is not None
     room = profile.max_duration - (grant.expires_at - now)
     if duration > room:
-        raise Rejected(
-            f"`{grant.id}` may not run longer than {format_duration(profile.max_duration)} "
-            "from now; "
-            f"you can extend it by at most {format_duration(max(room, timedelta(0)))}."
-        )
+        raise ExtensionTooLong(grant.id, profile.max_duration, room)
 
 
 def apply_extension(
@@ -88,7 +86,7 @@ def apply_extension(
     """Move the expiry; refresh the binding's annotation; reset the warning; re-arm the timer."""
     extended = deps.store.apply(transitions.extend(grant, by=duration, actor=actor, now=now))
     if extended is None:
-        raise Conflict(f"`{grant.id}` ended before the extension could be applied.")
+        raise EndedBeforeExtension(grant.id)
     assert extended.expires_at is not None
     new_expiry = extended.expires_at
     deps.timers.schedule(extended.id, new_expiry)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from bot.domain import transitions
 from bot.domain.grants import Grant, GrantStatus
+from bot.domain.ports import StillFailing
 from bot.services.deps import Deps
 
 
@@ -15,7 +16,7 @@ def schedule_retry(
     """Record the failure on the grant and when the sweep may try again.
 
     The grant keeps its state (activating/revoking), which is what users and approvers see;
-    the approvers are alerted once, when the failures pass the threshold.
+    the alert channel hears of it once, when the failures reach the threshold.
     """
     attempts = grant.attempts + 1
     retry_at = now + deps.retry.delay(attempts)
@@ -25,10 +26,5 @@ def schedule_retry(
     if attempts == 1 and grant.status is GrantStatus.ACTIVATING and updated is not None:
         deps.notifier.grant_delayed(updated)
     if attempts == deps.retry.alert_after:
-        verb = "revoke" if grant.status is GrantStatus.REVOKING else "activate"
-        deps.notifier.alert(
-            f":warning: eks-access cannot {verb} grant `{grant.id}` (<@{grant.requester}>, "
-            f"`{grant.profile}` on `{grant.cluster}`/`{grant.namespace}`) after {attempts} "
-            f"attempts: {error}. It keeps retrying."
-        )
+        deps.notifier.alert(StillFailing(updated or grant, str(error)))
     return updated or grant

@@ -7,13 +7,13 @@ from typing import Any
 
 from bot.domain.commands import Command, GrantCommand
 from bot.domain.durations import format_duration
-from bot.domain.errors import Rejected
 from bot.domain.grants import Grant, GrantStatus
 from bot.domain.manifests import role_binding_manifest, role_manifest
 from bot.domain.plan import rbac_for_grant
 from bot.domain.policy import ClusterConfig, Policy, group_ids, names_member
 from bot.domain.principals import Identity
 from bot.domain.rbac import ACCESS_ENTRY_OWNER_TAG, MANAGED_BY_VALUE
+from bot.domain.refusals import OnlyGrantPlanned
 from bot.services.request_access import check_request
 
 PLACEHOLDER_ID = "planned0"
@@ -33,7 +33,7 @@ def plan_grant(
     cluster only its authentication mode decides, so both ways are shown.
     """
     if not isinstance(command, GrantCommand):
-        raise Rejected("Only `grant` can be planned.")
+        raise OnlyGrantPlanned()
     unchecked_groups: list[str] = []
 
     def is_member(u: str, members: tuple[str, ...]) -> bool:

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.domain import transitions
 from bot.domain.commands import GrantCommand
 from bot.domain.durations import format_duration
-from bot.domain.errors import Rejected
 from bot.domain.grants import AuditEvent, Grant, GrantStatus
 from bot.domain.policy import ClusterConfig, Policy, Profile
 from bot.domain.principals import Identity
+from bot.domain.refusals import (
+    AlreadyRequested,
+    DurationOutOfBounds,
+    EmailNotASessionName,
+    NamespaceNeeded,
+    NamespaceNotAllowed,
+    NoEmailForSso,
+    NoIdentity,
+    NoSuchCluster,
+    ProfileNotOnCluster,
+    ProfileNotRequestable,
+)
 from bot.services.deps import Deps
 
 
@@ -38,11 +50,7 @@ class RequestAccess:
                 profile.name,
                 namespace,
             ):
-                raise Rejected(
-                    f"You already have request `{other.id}` for `{profile.name}` in `{namespace}` "
-                    f"({other.status.value}). Use `/eks-access extend {other.id} <duration>` "
-                    "to make an active grant longer."
-                )
+                raise AlreadyRequested(other.id, profile.name, namespace, other.status.value)
         grant = Grant(
             id=deps.new_id(),
             requester=requester,
@@ -92,27 +100,18 @@ def check_request(
     """Every policy check of a grant request, in the order a user would want to hear them."""
     profile = policy.profiles.get(command.profile)
     if profile is None or not is_member(requester, profile.requesters):
-        mine = [p.name for p in policy.profiles.values() if is_member(requester, p.requesters)]
-        allowed = ", ".join(f"`{n}`" for n in mine) or "none"
-        what = "There is no profile" if profile is None else "You may not request"
-        raise Rejected(f"{what} `{command.profile}`. Profiles you may request: {allowed}.")
+        mine = tuple(p.name for p in policy.profiles.values() if is_member(requester, p.requesters))
+        raise ProfileNotRequestable(command.profile, profile is not None, mine)
     cluster = policy.cluster(command.cluster)
     identity = policy.identities.get(requester)
     if identity is None and (cluster is None or cluster.sso_role is None):
-        raise Rejected(
-            "You have no IAM identity in the policy, so there is nothing to grant access to. "
-            f"Ask the platform team to add your Slack id `{requester}` under `identities`."
-        )
+        raise NoIdentity(requester)
     if cluster is None:
-        names = ", ".join(f"`{c.name}`" for c in policy.clusters)
-        raise Rejected(f"There is no cluster `{command.cluster}`. Clusters: {names}.")
+        raise NoSuchCluster(command.cluster, tuple(c.name for c in policy.clusters))
     if not profile.allows_cluster(cluster.name):
-        names = ", ".join(f"`{c}`" for c in profile.clusters)
-        raise Rejected(
-            f"Profile `{profile.name}` is not granted on `{cluster.name}`; only on {names}."
-        )
+        raise ProfileNotOnCluster(profile.name, cluster.name, tuple(profile.clusters))
     namespace = _namespace(profile, command.namespace)
-    _check_duration(profile, command)
+    check_duration(profile, command.duration)
     if identity is None:
         identity = _sso_identity(cluster, email_of(requester))
     return CheckedRequest(profile, cluster, namespace, identity)
@@ -122,38 +121,27 @@ def _sso_identity(cluster: ClusterConfig, email: str | None) -> Identity:
     """The cluster's shared IAM Identity Center role, signed in to as the requester's email."""
     assert cluster.sso_role is not None
     if not email:
-        raise Rejected(
-            f"On `{cluster.name}` you sign in through the shared role `{cluster.sso_role}` with "
-            "your email address as the session name, but your Slack profile shows no email. "
-            "Ask the platform team to add you under `identities`."
-        )
+        raise NoEmailForSso(cluster.name, cluster.sso_role)
     try:
         return Identity.parse(cluster.sso_role, email)
     except ValueError:
-        raise Rejected(
-            f"Your email `{email}` cannot be an AWS session name (at most 64 of letters, "
-            "digits and + = , . @ _ -), so the bot cannot tell you apart on the shared role "
-            f"`{cluster.sso_role}`. Ask the platform team to add you under `identities`."
-        ) from None
+        raise EmailNotASessionName(email, cluster.sso_role) from None
 
 
 def _namespace(profile: Profile, asked: str | None) -> str:
-    allowed = ", ".join(f"`{n}`" for n in profile.namespaces)
+    allowed = tuple(profile.namespaces)
     if asked is None:
         if len(profile.namespaces) == 1:
             return profile.namespaces[0]
-        raise Rejected(f"Which namespace? Add `ns=<name>`; `{profile.name}` allows {allowed}.")
+        raise NamespaceNeeded(profile.name, allowed)
     if asked not in profile.namespaces:
-        raise Rejected(
-            f"Namespace `{asked}` is not allowed for `{profile.name}`; allowed: {allowed}."
-        )
+        raise NamespaceNotAllowed(asked, profile.name, allowed)
     return asked
 
 
-def _check_duration(profile: Profile, command: GrantCommand) -> None:
-    lo, hi = profile.min_duration, profile.max_duration
-    if not lo <= command.duration <= hi:
-        raise Rejected(
-            f"`{format_duration(command.duration)}` is outside what `{profile.name}` allows: "
-            f"between {format_duration(lo)} and {format_duration(hi)}."
+def check_duration(profile: Profile, duration: timedelta) -> None:
+    """Within the profile's bounds (a request, or an extension)."""
+    if not profile.min_duration <= duration <= profile.max_duration:
+        raise DurationOutOfBounds(
+            duration, profile.name, profile.min_duration, profile.max_duration
         )

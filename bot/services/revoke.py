@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.domain import transitions
-from bot.domain.errors import Conflict, Rejected
 from bot.domain.grants import AuditEvent, Grant, GrantStatus
+from bot.domain.refusals import AlreadyOver, NotAllowedToRevoke
 from bot.services.deps import Deps
 from bot.services.finish_revocation import FinishRevocation
 
@@ -27,9 +27,7 @@ class RevokeGrant:
         now = deps.clock.now()
         if actor != grant.requester and not is_approver:
             deps.store.record(AuditEvent(now, actor, "revoke.refused", grant.id))
-            raise Rejected(
-                f"Only the requester or an approver of `{grant.profile}` can revoke `{grant.id}`."
-            )
+            raise NotAllowedToRevoke(grant.id, grant.profile)
         if grant.status is GrantStatus.PENDING:
             cancelled = deps.store.apply(transitions.cancel(grant, actor=actor, now=now))
             if cancelled is not None:
@@ -39,11 +37,11 @@ class RevokeGrant:
         if grant.status not in (GrantStatus.ACTIVATING, GrantStatus.ACTIVE):
             if grant.status is GrantStatus.REVOKING:
                 return FinishRevocation(deps).execute(grant_id=grant.id)
-            raise Conflict(f"`{grant.id}` is already {grant.status.label}.")
+            raise AlreadyOver(grant.id, grant.status.label)
         revoking = deps.store.apply(
             transitions.revoke(grant, actor=actor, now=now, lease=deps.retry.lease)
         )
         if revoking is None:
             latest = deps.grant_or_fail(grant.id)
-            raise Conflict(f"`{grant.id}` is already {latest.status.label}.")
+            raise AlreadyOver(grant.id, latest.status.label)
         return FinishRevocation(deps).execute(grant_id=grant.id)

@@ -98,7 +98,7 @@ class SweepDue:
             warned = deps.store.apply(transitions.warn(grant, now=now))
             if warned is not None:
                 report.warned += 1
-                deps.notifier.expiry_warning(warned, profile.self_approval)
+                deps.notifier.expiry_warning(warned)
 
     @staticmethod
     def _step(

@@ -23,7 +23,7 @@ from bot.domain.grants import (
     MappedVia,
 )
 from bot.domain.policy import ClusterConfig, Profile
-from bot.domain.ports import MessageRef, OwnedClusterState
+from bot.domain.ports import Alert, MessageRef, OwnedClusterState
 from bot.domain.principals import Identity, Principal
 from bot.domain.rbac import RbacGrant
 from bot.domain.transitions import ExtensionTransition, GrantTransition
@@ -213,17 +213,50 @@ class FakeClusters:
 
 
 class FakeNotifier:
+    """Records each message the services ask for, by the port's method name."""
+
     def __init__(self) -> None:
-        self.sent: list[tuple[str, Any]] = []
+        self.sent: list[tuple[str, tuple[object, ...]]] = []
 
-    def __getattr__(self, name: str) -> Any:
-        def record(*args: Any) -> Any:
-            self.sent.append((name, args))
-            if name in ("approval_requested", "extension_requested"):
-                return MessageRef("C0APPROVALS", f"{len(self.sent)}.0001")
-            return None
+    def _record(self, name: str, *args: object) -> None:
+        self.sent.append((name, args))
 
-        return record
+    def _posted(self, name: str, *args: object) -> MessageRef:
+        self._record(name, *args)
+        return MessageRef("C0APPROVALS", f"{len(self.sent)}.0001")
+
+    def approval_requested(self, grant: Grant, profile: Profile) -> MessageRef | None:
+        return self._posted("approval_requested", grant, profile)
+
+    def approval_updated(self, grant: Grant) -> None:
+        self._record("approval_updated", grant)
+
+    def grant_active(self, grant: Grant, cluster: ClusterConfig) -> None:
+        self._record("grant_active", grant, cluster)
+
+    def grant_denied(self, grant: Grant) -> None:
+        self._record("grant_denied", grant)
+
+    def grant_ended(self, grant: Grant) -> None:
+        self._record("grant_ended", grant)
+
+    def grant_delayed(self, grant: Grant) -> None:
+        self._record("grant_delayed", grant)
+
+    def request_timed_out(self, grant: Grant) -> None:
+        self._record("request_timed_out", grant)
+
+    def expiry_warning(self, grant: Grant) -> None:
+        self._record("expiry_warning", grant)
+
+    def extension_requested(self, extension: Extension, grant: Grant) -> MessageRef | None:
+        return self._posted("extension_requested", extension, grant)
+
+    def extension_decided(self, extension: Extension, grant: Grant) -> None:
+        self._record("extension_decided", extension, grant)
+
+    def alert(self, alert: Alert) -> None:
+        self._record("alert", alert)
 
     def names(self) -> list[str]:
         return [n for n, _ in self.sent]

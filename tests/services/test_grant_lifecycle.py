@@ -133,7 +133,7 @@ def test_requester_cannot_approve_own_request_unless_self_approval() -> None:
 def test_second_click_says_who_decided_and_changes_nothing() -> None:
     deps = make_deps()
     grant = approved(deps, namespace="default")
-    with pytest.raises(Conflict, match="already approved by <@U0CAROL>"):
+    with pytest.raises(Conflict, match="already approved by U0CAROL"):
         DecideRequest(deps).execute(grant_id=grant.id, actor="U0ERIN", approve=False)
     assert deps.clusters.get("dev").calls == ["ensure_mapping", "ensure_rbac"]
 

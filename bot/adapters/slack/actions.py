@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from bot.adapters.slack import blocks
 from bot.adapters.slack.errors import user_message
 from bot.adapters.slack.ids import Action, Field, View
+from bot.adapters.slack.markup import SLACK
 from bot.domain.durations import InvalidDuration, parse_duration
 from bot.domain.errors import EksAccessError, Rejected
 from bot.domain.grants import Grant, GrantStatus
@@ -83,7 +84,7 @@ def register(app: App, deps: Deps, work: Executor) -> None:
         try:
             object_id = clicked_id(body)
         except Rejected as e:
-            return ephemeral(respond, f":warning: {e}")
+            return ephemeral(respond, f":warning: {e.describe(SLACK)}")
         kind = "ext" if body["actions"][0]["action_id"] == Action.DENY_EXTENSION else "grant"
         open_modal(
             client,
@@ -98,7 +99,7 @@ def register(app: App, deps: Deps, work: Executor) -> None:
         try:
             grant_id = clicked_id(body)
         except Rejected as e:
-            return ephemeral(respond, f":warning: {e}")
+            return ephemeral(respond, f":warning: {e.describe(SLACK)}")
         open_modal(
             client,
             body,
@@ -121,6 +122,7 @@ def register(app: App, deps: Deps, work: Executor) -> None:
                     grant_id=object_id, actor=user, approve=False, note=note
                 )
         except EksAccessError as e:
+            # A field's error is plain text in Slack: no mentions or code there.
             ack(response_action="errors", errors={str(Field.REASON_BLOCK): str(e)[:150]})
             return
         ack()

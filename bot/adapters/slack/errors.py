@@ -6,6 +6,7 @@ import logging
 import uuid
 from collections.abc import Callable
 
+from bot.adapters.slack.markup import SLACK
 from bot.domain.errors import PermanentError, Rejected, TransientError
 
 log = logging.getLogger("bot.slack")
@@ -15,7 +16,7 @@ def user_message(run: Callable[[], str]) -> str:
     try:
         return run()
     except Rejected as e:
-        return f":warning: {e}"
+        return f":warning: {e.describe(SLACK)}"
     except TransientError as e:
         log.warning("transient failure: %s", e)
         return f":hourglass: {e} Nothing was changed; please try again in a minute."

@@ -18,9 +18,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.adapters.slack import blocks
-from bot.domain.grants import EndReason, Extension, Grant
+from bot.domain.grants import EndReason, Extension, Grant, GrantStatus
 from bot.domain.policy import ClusterConfig, Policy, Profile
-from bot.domain.ports import MessageRef
+from bot.domain.ports import ActivationFailed, Alert, MessageRef
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ class SlackNotifier:
             "decision in time and was closed. Ask again if you still need it.",
         )
 
-    def expiry_warning(self, grant: Grant, can_self_extend: bool) -> None:
+    def expiry_warning(self, grant: Grant) -> None:
         self._dm(grant.requester, f"Your access {grant.id} ends soon", blocks.expiry_warning(grant))
 
     def extension_requested(self, extension: Extension, grant: Grant) -> MessageRef | None:
@@ -187,5 +187,21 @@ class SlackNotifier:
         )
         self._dm(grant.requester, f"Extension of {grant.id}: {extension.status.value}", outcome)
 
-    def alert(self, text: str) -> None:
+    def alert(self, alert: Alert) -> None:
+        text = alert_text(alert)
         self._later(lambda: self.client.chat_postMessage(channel=self.policy.alerts_to, text=text))
+
+
+def alert_text(alert: Alert) -> str:
+    grant = alert.grant
+    if isinstance(alert, ActivationFailed):
+        return (
+            f":x: Grant `{grant.id}` for <@{grant.requester}> could not be applied: "
+            f"{grant.end_detail}"
+        )
+    verb = "revoke" if grant.status is GrantStatus.REVOKING else "activate"
+    return (
+        f":warning: eks-access cannot {verb} grant `{grant.id}` (<@{grant.requester}>, "
+        f"`{grant.profile}` on `{grant.cluster}`/`{grant.namespace}`) after {grant.attempts} "
+        f"attempts: {alert.error}. It keeps retrying."
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.adapters.slack.blocks import escape, when
+from bot.adapters.slack.markup import SLACK
 from bot.domain.durations import format_duration
 from bot.domain.grants import Extension, Grant, GrantStatus
 from bot.domain.policy import Policy, Profile
@@ -67,7 +68,7 @@ def profile_list(profiles: list[Profile]) -> str:
         return "There is no profile you may request. Ask the platform team to add you to a profile's `requesters`."
     lines = ["*Profiles you may request*"]
     for p in profiles:
-        approvers = ", ".join(f"<@{a}>" if a[0] in "UW" else f"<!subteam^{a}>" for a in p.approvers)
+        approvers = ", ".join(SLACK.member(a) for a in p.approvers)
         scope = f"ClusterRole `{p.cluster_role}`" if p.cluster_role else _rules(p)
         lines.append(
             f"• *{p.name}* — {escape(p.description) or scope}\n"

@@ -1,0 +1,407 @@
+"""Every refusal the core makes, as facts. Each writes its one sentence (what was wrong, what
+is allowed) with the markup the edge gives it; `str()` is the plain-text form."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.domain.durations import InvalidDuration, format_duration
+from bot.domain.errors import Conflict, NotFound, Rejected
+from bot.domain.markup import Markup
+
+LIST_HINT = "/eks-access list"
+
+
+def _codes(m: Markup, names: Sequence[str], empty: str = "none") -> str:
+    return ", ".join(m.code(n) for n in names) or empty
+
+
+def shown(text: str) -> str:
+    """What the user typed, safe to repeat back: printable, at most 40 characters."""
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+# -- the command line --------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class NotACommand(Rejected):
+    word: str
+    commands: tuple[str, ...]
+
+    def describe(self, m: Markup) -> str:
+        return (
+            f"{m.code(shown(self.word))} is not a command. Try {_codes(m, self.commands)}"
+            f" — {m.code('/eks-access help')} explains each."
+        )
+
+
+@dataclass(eq=False)
+class BadName(Rejected):
+    kind: str  # profile, namespace, cluster
+    value: str
+
+    def describe(self, m: Markup) -> str:
+        return (
+            f"{m.code(shown(self.value))} is not a valid {self.kind} name: use lower-case "
+            "letters, digits and dashes (at most 63 characters)."
+        )
+
+
+@dataclass(eq=False)
+class MissingProfile(Rejected):
+    usage: str
+
+    def describe(self, m: Markup) -> str:
+        return (
+            f"Which profile? Usage: {m.code(self.usage)}. "
+            f"{m.code('/eks-access profiles')} lists yours."
+        )
+
+
+@dataclass(eq=False)
+class MissingRequestId(Rejected):
+    usage: str
+
+    def describe(self, m: Markup) -> str:
+        return (
+            f"Which request? Usage: {m.code(self.usage)} (ids are listed by {m.code(LIST_HINT)})."
+        )
+
+
+@dataclass(eq=False)
+class NotARequestId(Rejected):
+    value: str
+
+    def describe(self, m: Markup) -> str:
+        return f"{m.code(shown(self.value))} is not a request id; {m.code(LIST_HINT)} shows yours."
+
+
+@dataclass(eq=False)
+class MissingDuration(Rejected):
+    usage: str
+
+    def describe(self, m: Markup) -> str:
+        return f"For how long? Usage: {m.code(self.usage)}."
+
+
+@dataclass(eq=False)
+class BadDuration(Rejected):
+    problem: InvalidDuration
+
+    def describe(self, m: Markup) -> str:
+        return self.problem.describe(m)
+
+
+@dataclass(eq=False)
+class ReasonTooLong(Rejected):
+    length: int
+    limit: int
+
+    def describe(self, m: Markup) -> str:
+        return f"The reason is too long ({self.length} characters; at most {self.limit})."
+
+
+# -- a request against the policy --------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class ProfileNotRequestable(Rejected):
+    profile: str
+    exists: bool
+    requestable: tuple[str, ...]
+
+    def describe(self, m: Markup) -> str:
+        what = "You may not request" if self.exists else "There is no profile"
+        return (
+            f"{what} {m.code(self.profile)}. "
+            f"Profiles you may request: {_codes(m, self.requestable)}."
+        )
+
+
+@dataclass(eq=False)
+class NoIdentity(Rejected):
+    user: str
+
+    def describe(self, m: Markup) -> str:
+        return (
+            "You have no IAM identity in the policy, so there is nothing to grant access to. "
+            f"Ask the platform team to add your Slack id {m.code(self.user)} under "
+            f"{m.code('identities')}."
+        )
+
+
+@dataclass(eq=False)
+class NoSuchCluster(Rejected):
+    cluster: str | None
+    clusters: tuple[str, ...]
+
+    def describe(self, m: Markup) -> str:
+        return (
+            f"There is no cluster {m.code(str(self.cluster))}. "
+            f"Clusters: {_codes(m, self.clusters)}."
+        )
+
+
+@dataclass(eq=False)
+class ProfileNotOnCluster(Rejected):
+    profile: str
+    cluster: str
+    clusters: tuple[str, ...]
+
+    def describe(self, m: Markup) -> str:
+        return (
+            f"Profile {m.code(self.profile)} is not granted on {m.code(self.cluster)}; "
+            f"only on {_codes(m, self.clusters)}."
+        )
+
+
+@dataclass(eq=False)
+class NoEmailForSso(Rejected):
+    cluster: str
+    sso_role: str
+
+    def describe(self, m: Markup) -> str:
+        return (
+            f"On {m.code(self.cluster)} you sign in through the shared role "
+            f"{m.code(self.sso_role)} with your email address as the session name, but your "
+            "Slack profile shows no email. Ask the platform team to add you under "
+            f"{m.code('identities')}."
+        )
+
+
+@dataclass(eq=False)
+class EmailNotASessionName(Rejected):
+    email: str
+    sso_role: str
+
+    def describe(self, m: Markup) -> str:
+        return (
+            f"Your email {m.code(self.email)} cannot be an AWS session name (at most 64 of "
+            "letters, digits and + = , . @ _ -), so the bot cannot tell you apart on the "
+            f"shared role {m.code(self.sso_role)}. Ask the platform team to add you under "
+            f"{m.code('identities')}."
+        )
+
+
+@dataclass(eq=False)
+class NamespaceNeeded(Rejected):
+    profile: str
+    allowed: tuple[str, ...]
+
+    def describe(self, m: Markup) -> str:
+        return (
+            f"Which namespace? Add {m.code('ns=<name>')}; {m.code(self.profile)} allows "
+            f"{_codes(m, self.allowed)}."
+        )
+
+
+@dataclass(eq=False)
+class NamespaceNotAllowed(Rejected):
+    namespace: str
+    profile: str
+    allowed: tuple[str, ...]
+
+    def describe(self, m: Markup) -> str:
+        return (
+            f"Namespace {m.code(self.namespace)} is not allowed for {m.code(self.profile)}; "
+            f"allowed: {_codes(m, self.allowed)}."
+        )
+
+
+@dataclass(eq=False)
+class DurationOutOfBounds(Rejected):
+    asked: timedelta
+    profile: str
+    shortest: timedelta
+    longest: timedelta
+
+    def describe(self, m: Markup) -> str:
+        return (
+            f"{m.code(format_duration(self.asked))} is outside what {m.code(self.profile)} "
+            f"allows: between {format_duration(self.shortest)} and "
+            f"{format_duration(self.longest)}."
+        )
+
+
+@dataclass(eq=False)
+class AlreadyRequested(Rejected):
+    grant_id: str
+    profile: str
+    namespace: str
+    status: str
+
+    def describe(self, m: Markup) -> str:
+        return (
+            f"You already have request {m.code(self.grant_id)} for {m.code(self.profile)} in "
+            f"{m.code(self.namespace)} ({self.status}). Use "
+            f"{m.code(f'/eks-access extend {self.grant_id} <duration>')} to make an active "
+            "grant longer."
+        )
+
+
+@dataclass(eq=False)
+class ProfileGone(Rejected):
+    profile: str
+
+    def describe(self, m: Markup) -> str:
+        return f"Profile {m.code(self.profile)} is no longer in the policy."
+
+
+@dataclass(eq=False)
+class OnlyGrantPlanned(Rejected):
+    def describe(self, m: Markup) -> str:
+        return f"Only {m.code('grant')} can be planned."
+
+
+# -- decisions ---------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class NoSuchRequest(NotFound):
+    grant_id: str
+
+    def describe(self, m: Markup) -> str:
+        return f"There is no request {m.code(self.grant_id)}."
+
+
+@dataclass(eq=False)
+class NoSuchExtension(NotFound):
+    extension_id: str
+
+    def describe(self, m: Markup) -> str:
+        return f"There is no extension request {m.code(self.extension_id)}."
+
+
+@dataclass(eq=False)
+class NotAnApprover(Rejected):
+    profile: str
+    approvers: tuple[str, ...]
+
+    def describe(self, m: Markup) -> str:
+        who = ", ".join(m.member(a) for a in self.approvers)
+        return f"You are not an approver of {m.code(self.profile)}; its approvers are {who}."
+
+
+@dataclass(eq=False)
+class OwnDecision(Rejected):
+    profile: str
+    what: str  # request, extension
+
+    def describe(self, m: Markup) -> str:
+        return (
+            f"You cannot approve or deny your own {self.what}; "
+            f"another approver of {m.code(self.profile)} must."
+        )
+
+
+#: What a decided request or extension became, as the next clicker hears it.
+_OUTCOME = {
+    "activating": "approved",
+    "active": "approved",
+    "revoking": "approved",
+    "ended": "approved",
+    "timed_out": "closed: it timed out",
+    "cancelled": "withdrawn by the requester",
+}
+
+
+@dataclass(eq=False)
+class AlreadyDecided(Conflict):
+    """`grant_id`: the request's; None for an extension."""
+
+    grant_id: str | None
+    status: str
+    by: str | None
+
+    def describe(self, m: Markup) -> str:
+        outcome = _OUTCOME.get(self.status, self.status.replace("_", " "))
+        closed = outcome.startswith(("closed", "withdrawn"))
+        by = f" by {m.person(self.by)}" if self.by and not closed else ""
+        what = "This extension" if self.grant_id is None else f"Request {m.code(self.grant_id)}"
+        return f"{what} was already {outcome}{by}."
+
+
+@dataclass(eq=False)
+class RequestTimedOut(Rejected):
+    grant_id: str
+
+    def describe(self, m: Markup) -> str:
+        return (
+            f"Request {m.code(self.grant_id)} waited too long and has timed out; ask for a new one."
+        )
+
+
+# -- grants ------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class NotTheHolder(Rejected):
+    grant_id: str
+    holder: str
+
+    def describe(self, m: Markup) -> str:
+        return f"Only {m.person(self.holder)}, who holds {m.code(self.grant_id)}, can extend it."
+
+
+@dataclass(eq=False)
+class NotExtendable(Conflict):
+    grant_id: str
+    status: str
+
+    def describe(self, m: Markup) -> str:
+        return f"{m.code(self.grant_id)} is {self.status}; only active grants can be extended."
+
+
+@dataclass(eq=False)
+class ExtensionPending(Conflict):
+    grant_id: str
+
+    def describe(self, m: Markup) -> str:
+        return f"An extension of {m.code(self.grant_id)} is already waiting for approval."
+
+
+@dataclass(eq=False)
+class ExtensionTooLong(Rejected):
+    grant_id: str
+    longest: timedelta
+    room: timedelta
+
+    def describe(self, m: Markup) -> str:
+        return (
+            f"{m.code(self.grant_id)} may not run longer than {format_duration(self.longest)} "
+            f"from now; you can extend it by at most "
+            f"{format_duration(max(self.room, timedelta(0)))}."
+        )
+
+
+@dataclass(eq=False)
+class EndedBeforeExtension(Conflict):
+    grant_id: str
+
+    def describe(self, m: Markup) -> str:
+        return f"{m.code(self.grant_id)} ended before the extension could be applied."
+
+
+@dataclass(eq=False)
+class NotAllowedToRevoke(Rejected):
+    grant_id: str
+    profile: str
+
+    def describe(self, m: Markup) -> str:
+        return (
+            f"Only the requester or an approver of {m.code(self.profile)} can revoke "
+            f"{m.code(self.grant_id)}."
+        )
+
+
+@dataclass(eq=False)
+class AlreadyOver(Conflict):
+    grant_id: str
+    status: str
+
+    def describe(self, m: Markup) -> str:
+        return f"{m.code(self.grant_id)} is already {self.status}."
