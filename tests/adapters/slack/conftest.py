@@ -68,6 +68,18 @@ POLICY: dict[str, Any] = {
 }
 
 
+class Ids:
+    """The ids the bot hands out, in order, so a test knows the next one and can tell that
+    nothing was created (every request and extension takes one)."""
+
+    def __init__(self) -> None:
+        self.issued: list[str] = []
+
+    def __call__(self) -> str:
+        self.issued.append(f"id{len(self.issued) + 2:06d}".replace("0", "a").replace("1", "b"))
+        return self.issued[-1]
+
+
 class Inline(Executor):
     """Runs each job at once in the caller's thread; keeps what a job raised for the test."""
 
@@ -129,6 +141,7 @@ class Scenario:
     notifier: SlackNotifier
     clock: FakeClock
     cluster: AppliedCluster
+    ids: Ids
 
     def answer(self, key: str) -> str:
         """The one reply the user saw to the request sent with `key` (its response_url)."""
@@ -149,7 +162,8 @@ class Scenario:
 
     def pending_request(self, user: str = ALICE, text: str = "grant pods-read 2h") -> Grant:
         self.slack.command(user, text, key="setup-request")
-        (grant,) = self.store.find_grants(statuses={GrantStatus.PENDING}, requester=user)
+        grant = self.grant(self.ids.issued[-1])
+        assert grant.status is GrantStatus.PENDING
         return grant
 
     def active_grant(self, user: str = ALICE) -> Grant:
@@ -178,6 +192,7 @@ def scenario(store: SqlGrantStore) -> Iterator[Scenario]:
     notifier = SlackNotifier(client, policy, attempts=1)
     clock = FakeClock()
     cluster = AppliedCluster()
+    ids = Ids()
     deps = Deps(
         policy=policy,
         store=store,
@@ -186,13 +201,14 @@ def scenario(store: SqlGrantStore) -> Iterator[Scenario]:
         directory=SlackDirectory(client),
         clock=clock,
         timers=NoTimers(),
+        new_id=ids,
     )
     work = Inline()
     app = build_app(settings, client, deps, WorkPools(answers=work, decisions=work))
     # Bolt runs a listener on its own pool and answers Slack as soon as it acks; inline, the
     # listener finishes (ack, then the work) before dispatch returns.
     app.listener_runner.listener_executor = work
-    yield Scenario(stub, InProcessSender(app, stub), store, notifier, clock, cluster)
+    yield Scenario(stub, InProcessSender(app, stub), store, notifier, clock, cluster, ids)
     notifier.close()
     stub.close()
     assert work.failures == []

@@ -8,7 +8,6 @@ import time
 import pytest
 
 from bot.adapters.slack.ids import Action
-from bot.domain.grants import GrantStatus
 from tests.adapters.slack.conftest import (
     ACTIVE_UNTIL,
     ALICE,
@@ -42,7 +41,8 @@ def test_grant_answers_the_requester_and_posts_buttons_carrying_only_the_id(
     scenario: Scenario,
 ) -> None:
     scenario.slack.command(ALICE, "grant pods-read 2h looking at INC-42", key="grant")
-    (grant,) = scenario.store.find_grants(statuses={GrantStatus.PENDING})
+    (grant_id,) = scenario.ids.issued
+    grant = scenario.grant(grant_id)
     assert scenario.answer("grant") == (
         f":inbox_tray: Request `{grant.id}` sent for approval: *pods-read* on `dev`/`default` "
         f"for 2h. It waits until {PENDING_UNTIL}; withdraw it with `/eks-access revoke {grant.id}`."
@@ -139,7 +139,7 @@ def test_a_command_that_does_not_parse_gets_its_sentence_and_changes_nothing(
 ) -> None:
     scenario.slack.command(ALICE, text, key="bad")
     assert scenario.answer("bad") == f":warning: {sentence}"
-    assert scenario.store.find_grants(statuses=set(GrantStatus)) == []
+    assert scenario.ids.issued == []  # nothing was created
     assert scenario.posted() == []
 
 
@@ -155,4 +155,4 @@ def test_a_request_not_signed_by_slack_is_refused_before_any_listener(
     status, _ = scenario.slack.send(form, timestamp=int(time.time()) - age, signature=signature)
     assert status == 401
     assert [c.method for c in scenario.stub.calls] == ["auth.test"]  # Bolt's own, at start
-    assert scenario.store.find_grants(statuses=set(GrantStatus)) == []
+    assert scenario.ids.issued == []  # nothing was created

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.adapters.slack.ids import Action, Field, View
-from bot.domain.grants import ExtensionStatus, GrantStatus
+from bot.domain.grants import GrantStatus
 from tests.adapters.slack.conftest import (
     ACTIVE_UNTIL,
     ALICE,
@@ -158,8 +158,8 @@ def test_extend_submitted_asks_the_approvers_and_their_approval_moves_the_expiry
     assert scenario.posted(channel=APPROVALS)[-1].startswith(
         f"<@U0ALICE> asks to extend {grant.id}\n"
     )
-    (extension,) = scenario.store.find_extensions(statuses={ExtensionStatus.PENDING})
-    scenario.slack.click(CAROL, Action.APPROVE_EXTENSION, extension.id, key="approve")
+    extension_id = scenario.ids.issued[-1]
+    scenario.slack.click(CAROL, Action.APPROVE_EXTENSION, extension_id, key="approve")
     assert scenario.answer("approve") == ":white_check_mark: Extension approved."
     assert scenario.grant(grant.id).expires_at == datetime(2026, 1, 1, 15, 0, tzinfo=UTC)
 
@@ -179,7 +179,7 @@ def test_extend_submitted_with_a_bad_duration_keeps_the_dialog_open_with_the_rea
             "e.g. 30s, 15m, 2h, 1h30m or 1d."
         },
     }
-    assert scenario.store.find_extensions(statuses=set(ExtensionStatus)) == []
+    assert scenario.ids.issued == [grant.id]  # no extension was created
 
 
 @pytest.mark.parametrize("action", list(Action))
