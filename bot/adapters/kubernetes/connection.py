@@ -31,7 +31,7 @@ def api_client_from_kubeconfig(path: str, context: str | None = None) -> ApiClie
 
 
 def api_client_with_token(endpoint: str, ca_pem: str, token_source: BearerTokenSource) -> ApiClient:
-    """An ApiClient for `endpoint` that trusts only `ca_pem` and sends `token_source`'s token."""
+    """The ApiClient of `configuration_for` (an EKS endpoint, its CA and a signed token)."""
     return ApiClient(configuration_for(endpoint, ca_pem, token_source))
 
 

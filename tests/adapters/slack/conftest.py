@@ -76,7 +76,7 @@ class Ids:
         self.issued: list[str] = []
 
     def __call__(self) -> str:
-        self.issued.append(f"id{len(self.issued) + 2:06d}".replace("0", "a").replace("1", "b"))
+        self.issued.append(f"id{len(self.issued) + 1:06d}".replace("0", "a").replace("1", "b"))
         return self.issued[-1]
 
 
@@ -129,6 +129,7 @@ class InProcessSender(SlackSender):
         self.app = app
 
     def deliver(self, body: str, headers: dict[str, str], timeout: float) -> tuple[int, str]:
+        # A copy: Bolt types the headers as a dict of str | Sequence[str].
         response = self.app.dispatch(BoltRequest(body=body, headers=dict(headers)))
         return response.status, response.body
 
@@ -139,7 +140,6 @@ class Scenario:
     slack: InProcessSender
     store: SqlGrantStore
     notifier: SlackNotifier
-    clock: FakeClock
     cluster: AppliedCluster
     ids: Ids
 
@@ -190,7 +190,6 @@ def scenario(store: SqlGrantStore) -> Iterator[Scenario]:
     client = web_client(settings)
     policy = parse_policy(POLICY)
     notifier = SlackNotifier(client, policy, attempts=1)
-    clock = FakeClock()
     cluster = AppliedCluster()
     ids = Ids()
     deps = Deps(
@@ -199,7 +198,7 @@ def scenario(store: SqlGrantStore) -> Iterator[Scenario]:
         clusters=cluster,
         notifier=notifier,
         directory=SlackDirectory(client),
-        clock=clock,
+        clock=FakeClock(),
         timers=NoTimers(),
         new_id=ids,
     )
@@ -208,7 +207,7 @@ def scenario(store: SqlGrantStore) -> Iterator[Scenario]:
     # Bolt runs a listener on its own pool and answers Slack as soon as it acks; inline, the
     # listener finishes (ack, then the work) before dispatch returns.
     app.listener_runner.listener_executor = work
-    yield Scenario(stub, InProcessSender(app, stub), store, notifier, clock, cluster, ids)
+    yield Scenario(stub, InProcessSender(app, stub), store, notifier, cluster, ids)
     notifier.close()
     stub.close()
     assert work.failures == []

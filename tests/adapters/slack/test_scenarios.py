@@ -133,6 +133,7 @@ def test_revoke_ends_an_active_grant_and_removes_its_binding(scenario: Scenario)
             "[cluster=<name>] [reason…]`.",
         ),
     ],
+    ids=["unknown-subcommand", "grant-without-duration"],
 )
 def test_a_command_that_does_not_parse_gets_its_sentence_and_changes_nothing(
     scenario: Scenario, text: str, sentence: str
