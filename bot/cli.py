@@ -92,11 +92,9 @@ def _check_config(settings: Settings, args: argparse.Namespace) -> int:
         f"{len(policy.clusters)} cluster(s), {len(policy.identities)} identit(y/ies)"
     )
     if args.check_aws:
-        import boto3
-
         from bot.adapters.aws.identities import IamPrincipalChecker
 
-        checker = IamPrincipalChecker(boto3.Session())
+        checker = IamPrincipalChecker()
         missing = 0
         for user, identity in policy.identities.items():
             arn = identity.principal.arn

@@ -13,10 +13,8 @@ from bot.domain.policy import ClusterConfig, Policy
 from bot.domain.ports import Clock, ClusterGateway
 
 if TYPE_CHECKING:
-    import boto3
-    from kubernetes.client import ApiClient
-
     from bot.adapters.aws.sessions import AwsSessions
+    from bot.adapters.kubernetes.connection import ApiClient
     from bot.adapters.kubernetes.gateway import IdentityMapper
 
 log = logging.getLogger(__name__)
@@ -35,9 +33,10 @@ def cluster_facts(cluster: ClusterConfig) -> ClusterFacts:
     if not cluster.is_eks:
         return ClusterFacts(None, cluster.mapping_for(None))
     from bot.adapters.aws.eks_cluster import describe_cluster, mode_of
+    from bot.adapters.aws.sessions import cluster_session
 
     assert cluster.eks_name and cluster.eks_region
-    eks = _aws_session(cluster, None).client("eks", region_name=cluster.eks_region)
+    eks = cluster_session(cluster).client("eks", region_name=cluster.eks_region)
     mode = mode_of(describe_cluster(eks, cluster.eks_name))
     return ClusterFacts(mode, cluster.mapping_for(mode))
 
@@ -89,9 +88,10 @@ def _connect_eks(cluster: ClusterConfig, clock: Clock, sessions: AwsSessions | N
     """One DescribeCluster decides the mapping and, without a kubeconfig, the API client."""
     from bot.adapters.aws.access_entries import AccessEntryMapper
     from bot.adapters.aws.eks_cluster import api_client_for, describe_cluster, mode_of
+    from bot.adapters.aws.sessions import cluster_session
 
     assert cluster.eks_name and cluster.eks_region
-    session = _aws_session(cluster, sessions)
+    session = cluster_session(cluster, sessions)
     eks = session.client("eks", region_name=cluster.eks_region)
     described = describe_cluster(eks, cluster.eks_name)
     if cluster.kubeconfig is None:
@@ -108,18 +108,6 @@ def _connect_eks(cluster: ClusterConfig, clock: Clock, sessions: AwsSessions | N
     if parts.mapping == "access-entries":
         parts.mapper = AccessEntryMapper(eks, cluster.eks_name)
     return parts
-
-
-def _aws_session(cluster: ClusterConfig, sessions: AwsSessions | None) -> boto3.Session:
-    """The cluster's AWS session: the bot's own credentials, or AssumeRole on `assume_role`
-    (credentials shared by every cluster behind the same role, refreshed before expiry)."""
-    from bot.adapters.aws.sessions import AwsSessions
-
-    return (sessions or AwsSessions()).session(
-        assume_role=cluster.assume_role,
-        external_id=cluster.external_id,
-        region_name=cluster.eks_region,
-    )
 
 
 def _kubeconfig_client(cluster: ClusterConfig, path: str) -> ApiClient:

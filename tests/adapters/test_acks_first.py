@@ -12,7 +12,12 @@ def test_answer_waits_for_acks_in_flight_then_runs() -> None:
     acks = AcksFirst(max_wait=5)
     acks.enter()
     started = threading.Event()
-    worker = threading.Thread(target=lambda: (acks.wait_turn(), started.set()))
+
+    def answer() -> None:
+        acks.wait_turn()
+        started.set()
+
+    worker = threading.Thread(target=answer)
     worker.start()
     time.sleep(0.1)
     assert not started.is_set()

@@ -17,6 +17,7 @@ from bot.domain.rbac import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from tests.e2e.conftest import ALICE, CAROL, alice_can_list_pods
 from tests.e2e.test_grant_story import aws_auth, request_id
 from tests.support.authenticator import EksCluster
+from tests.support.kube_objects import name_of
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kube]
@@ -43,7 +44,7 @@ def owned_bindings(kube_env) -> list[str]:
         ).items
         or []
     )
-    return [b.metadata.name for b in items]
+    return [name_of(b) for b in items]
 
 
 def grant_rows(url: str) -> list[tuple[str, str]]:

@@ -27,6 +27,7 @@ from bot.services.request_access import RequestAccess
 from bot.services.revoke import RevokeGrant
 from tests.e2e.conftest import e2e_policy
 from tests.services.fakes import FakeDirectory, FakeNotifier, FakeTimers
+from tests.support.kube_objects import data_of, name_of
 
 pytestmark = [pytest.mark.kube]
 USERS = [f"U0R{i:03d}" for i in range(12)]
@@ -134,7 +135,7 @@ def test_reapplies_missing_pieces_removes_orphans_and_leaves_foreign_objects(
         )
     # An owned aws-auth entry no grant needs.
     cm = core.read_namespaced_config_map("aws-auth", "kube-system")
-    cm.data["mapUsers"] += (
+    data_of(cm)["mapUsers"] += (
         '- {userarn: "arn:aws:iam::111122223333:user/ghost", '
         'username: "eks-access:111122223333:user/ghost", groups: []}\n'
     )
@@ -150,9 +151,9 @@ def test_reapplies_missing_pieces_removes_orphans_and_leaves_foreign_objects(
     ]
     assert kube_env.settled_can(username(USERS[0]), [], "list", "pods", "default", expect=True)
     assert not kube_env.settled_can(username(USERS[1]), [], "list", "pods", "default", expect=False)
-    names = {b.metadata.name for b in rbac.list_namespaced_role_binding("default").items}
+    names = {name_of(b) for b in rbac.list_namespaced_role_binding("default").items}
     assert "team-debuggers" in names and "eks-access-orphan01" not in names
-    data = core.read_namespaced_config_map("aws-auth", "kube-system").data
+    data = data_of(core.read_namespaced_config_map("aws-auth", "kube-system"))
     assert data["mapRoles"] == aws_auth_reset["mapRoles"]
     users = yaml.safe_load(data["mapUsers"])
     assert yaml.safe_load(aws_auth_reset["mapUsers"])[0] in users
@@ -164,6 +165,7 @@ def test_reapplies_missing_pieces_removes_orphans_and_leaves_foreign_objects(
 
 def test_cost_does_not_grow_with_the_number_of_grants(deps: Deps) -> None:
     gateway = deps.clusters.get("dev")
+    assert isinstance(gateway, CountingGateway)
     ids = [grant_for(deps, u) for u in USERS]
     gateway.calls.clear()
     report = ReconcileCluster(deps).execute(cluster="dev")

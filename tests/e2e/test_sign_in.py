@@ -22,6 +22,7 @@ from tests.e2e.test_grant_story import click, last_response, request_id
 from tests.support.authenticator import EksCluster
 from tests.support.bot import BotProcess
 from tests.support.eks_emulator import EksEmulator
+from tests.support.kube_objects import data_of
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kube]
@@ -105,9 +106,9 @@ def test_sso_session_through_an_administrator_s_templated_aws_auth_entry(
 ) -> None:
     core = client.CoreV1Api(kube_env.admin_api_client())
     cm = core.read_namespaced_config_map("aws-auth", "kube-system")
-    cm.data["mapRoles"] += f"- rolearn: {SSO_ROLE}\n  username: sso:{{{{SessionName}}}}\n"
+    data_of(cm)["mapRoles"] += f"- rolearn: {SSO_ROLE}\n  username: sso:{{{{SessionName}}}}\n"
     core.replace_namespaced_config_map("aws-auth", "kube-system", cm)
-    admin_entries = dict(cm.data)
+    admin_entries = dict(data_of(cm))
     assert refused(kube_env, SSO_ROLE, FRANK_SESSION) and refused(kube_env, SSO_ROLE, GRACE_SESSION)
 
     grant_id = grant(aws_auth_bot, FRANK, "grant pods-read 1h ns=default")

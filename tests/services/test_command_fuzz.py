@@ -9,7 +9,7 @@ from bot.adapters.slack.commands import answer
 from bot.domain.commands import parse_command
 from bot.domain.errors import Rejected
 from bot.domain.grants import GrantStatus
-from tests.services.fakes import make_deps
+from tests.services.fakes import FakeClusters, FakeStore, make_deps
 
 WORDS = st.sampled_from(
     [
@@ -74,13 +74,14 @@ def test_parser_answers_every_text_with_a_value_or_a_sentence(text: str) -> None
 @settings(max_examples=1200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=TEXTS, user=st.sampled_from(["U0ALICE", "U0DAVE", "U0CAROL", "U0NOBODY"]))
 def test_full_handler_never_raises_and_never_grants(text: str, user: str) -> None:
-    deps = make_deps()
+    store, clusters = FakeStore(), FakeClusters()
+    deps = make_deps(store=store, clusters=clusters)
     reply = answer(deps, user=user, text=text)
     assert isinstance(reply, str) and reply.strip()
     assert "Traceback" not in reply and "inside eks-access" not in reply, reply
-    grants = deps.store.grants.values()
+    grants = store.grants.values()
     assert all(g.status is GrantStatus.PENDING for g in grants)
     for g in grants:  # what reaches Kubernetes names comes from validated values only
         assert g.namespace in deps.policy.profiles[g.profile].namespaces
         assert g.cluster in {c.name for c in deps.policy.clusters}
-    assert deps.clusters.clusters == {}
+    assert clusters.clusters == {}

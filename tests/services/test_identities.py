@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -14,18 +15,24 @@ from bot.policy_file import parse_policy
 from bot.services.decide import DecideRequest
 from bot.services.deps import Deps
 from bot.services.request_access import RequestAccess
-from tests.services.fakes import POLICY, FakeDirectory, make_deps
+from tests.services.fakes import POLICY, FakeCluster, FakeDirectory, FakeStore, make_deps
 
 SSO_ROLE = "arn:aws:iam::111122223333:role/AWSReservedSSO_EKSUsers_0123456789abcdef"
 
 
 def sso_deps(emails: dict[str, str]) -> Deps:
-    doc = copy.deepcopy(POLICY)
+    doc: dict[str, Any] = copy.deepcopy(POLICY)
     doc["clusters"][1]["sso_role"] = SSO_ROLE
     return make_deps(
         policy=parse_policy(doc),
         directory=FakeDirectory({"S0ONCALL": {"U0ERIN"}}, emails=emails),
     )
+
+
+def fake_cluster(deps: Deps, name: str) -> FakeCluster:
+    cluster = deps.clusters.get(name)
+    assert isinstance(cluster, FakeCluster)
+    return cluster
 
 
 def grant_on_prod(deps: Deps, user: str):
@@ -44,7 +51,7 @@ def test_a_requester_without_an_identity_signs_in_through_the_cluster_s_sso_role
     prefix = "eks-access:111122223333:role/AWSReservedSSO_EKSUsers_0123456789abcdef"
     assert frank.k8s_username == f"{prefix}:frank-example.com"
     assert grace.k8s_username == f"{prefix}:grace-example.com"
-    cluster = deps.clusters.get("prod")
+    cluster = fake_cluster(deps, "prod")
     bound = {b.grant_id: b.subject_user for b in cluster.bindings.values()}
     assert bound == {frank.id: frank.k8s_username, grace.id: grace.k8s_username}
     # One entry for the role, rendered per session by the authenticator.
@@ -71,7 +78,7 @@ def test_without_a_usable_email_the_request_is_refused(emails, message) -> None:
     deps = sso_deps(emails)
     with pytest.raises(Rejected, match=message):
         grant_on_prod(deps, "U0FRANK")
-    assert deps.store.grants == {}
+    assert isinstance(deps.store, FakeStore) and deps.store.grants == {}
 
 
 def test_on_a_cluster_without_sso_role_no_identity_is_still_refused() -> None:
@@ -85,7 +92,7 @@ def test_on_a_cluster_without_sso_role_no_identity_is_still_refused() -> None:
 
 def test_a_foreign_templated_mapping_is_bound_as_rendered_for_the_person() -> None:
     deps = sso_deps({"U0FRANK": "frank@example.com"})
-    deps.clusters.get("prod").foreign[SSO_ROLE] = "sso:{{SessionName}}"
+    fake_cluster(deps, "prod").foreign[SSO_ROLE] = "sso:{{SessionName}}"
     grant = grant_on_prod(deps, "U0FRANK")
     assert grant.k8s_username == "sso:frank-example.com"
-    assert deps.clusters.get("prod").mappings == {}  # nothing of the bot's was added
+    assert fake_cluster(deps, "prod").mappings == {}  # nothing of the bot's was added

@@ -71,6 +71,10 @@ class SlackSender:
             "X-Slack-Signature": sign(body, ts) if signature is None else signature,
         }
         headers.update(extra_headers or {})
+        return self.deliver(body, headers, timeout)
+
+    def deliver(self, body: str, headers: dict[str, str], timeout: float) -> tuple[int, str]:
+        """Over HTTP to the bot; the in-process scenario tests dispatch to the app instead."""
         return post(self.url, body, headers, timeout=timeout)
 
     def command_form(self, user: str, text: str, key: str | None = None) -> dict[str, str]:

@@ -18,13 +18,16 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 from kubernetes import client
+
+from tests.support.kube_objects import labels_of, name_of
 
 ASSETS_ENV = "KUBEBUILDER_ASSETS"
 DEFAULT_ASSETS = Path.home() / ".cache" / "eks-access" / "envtest"
@@ -385,25 +388,32 @@ def apply_manifest(api_client: client.ApiClient, docs: Iterable[dict[str, Any]])
     for doc in docs:
         kind, meta = doc["kind"], doc["metadata"]
         name, namespace = meta["name"], meta.get("namespace")
+        # Each call validates a dict into its model anyway (pydantic's validate_call): done
+        # here, the model's type is checked too.
+        calls: tuple[Callable[[], object], Callable[[], object]]  # create, replace
         if kind == "ClusterRole":
+            cluster_role = client.V1ClusterRole.model_validate(doc)
             calls = (
-                lambda d=doc: rbac.create_cluster_role(d),
-                lambda d=doc, n=name: rbac.replace_cluster_role(n, d),
+                partial(rbac.create_cluster_role, cluster_role),
+                partial(rbac.replace_cluster_role, name, cluster_role),
             )
         elif kind == "ClusterRoleBinding":
+            cluster_binding = client.V1ClusterRoleBinding.model_validate(doc)
             calls = (
-                lambda d=doc: rbac.create_cluster_role_binding(d),
-                lambda d=doc, n=name: rbac.replace_cluster_role_binding(n, d),
+                partial(rbac.create_cluster_role_binding, cluster_binding),
+                partial(rbac.replace_cluster_role_binding, name, cluster_binding),
             )
         elif kind == "Role":
+            role = client.V1Role.model_validate(doc)
             calls = (
-                lambda d=doc, ns=namespace: rbac.create_namespaced_role(ns, d),
-                lambda d=doc, ns=namespace, n=name: rbac.replace_namespaced_role(n, ns, d),
+                partial(rbac.create_namespaced_role, namespace, role),
+                partial(rbac.replace_namespaced_role, name, namespace, role),
             )
         elif kind == "RoleBinding":
+            binding = client.V1RoleBinding.model_validate(doc)
             calls = (
-                lambda d=doc, ns=namespace: rbac.create_namespaced_role_binding(ns, d),
-                lambda d=doc, ns=namespace, n=name: rbac.replace_namespaced_role_binding(n, ns, d),
+                partial(rbac.create_namespaced_role_binding, namespace, binding),
+                partial(rbac.replace_namespaced_role_binding, name, namespace, binding),
             )
         else:
             raise EnvtestError(f"apply_manifest does not handle kind {kind}")
@@ -435,16 +445,15 @@ def aggregate_cluster_roles(api_client: client.ApiClient) -> None:
             rules = [
                 rule
                 for other in roles
-                if other.metadata.name != role.metadata.name
+                if name_of(other) != name_of(role)
                 and any(
-                    all((other.metadata.labels or {}).get(k) == v for k, v in sel.items())
-                    for sel in selectors
+                    all(labels_of(other).get(k) == v for k, v in sel.items()) for sel in selectors
                 )
                 for rule in other.rules or []
             ]
             if [r.to_dict() for r in role.rules or []] != [r.to_dict() for r in rules]:
                 role.rules = rules
-                rbac.replace_cluster_role(role.metadata.name, role)
+                rbac.replace_cluster_role(name_of(role), role)
                 changed = True
         if not changed:
             return

@@ -31,6 +31,7 @@ from tests.support.envtest import (
     delete_labelled_rbac,
     missing_binaries,
 )
+from tests.support.kube_objects import name_of
 
 RBAC = "rbac.authorization.k8s.io"
 AUTHZ = "authorization.k8s.io"
@@ -271,7 +272,7 @@ def aws_auth_reset(kube_env: KubeEnv) -> dict[str, str]:
         ),
     )
     labelled = core.list_namespace(label_selector=TEST_NAMESPACE_LABEL).items or []
-    namespaces = {*kube_env.grant_namespaces, *(ns.metadata.name for ns in labelled)}
+    namespaces = {*kube_env.grant_namespaces, *(name_of(ns) for ns in labelled)}
     for namespace in sorted(namespaces):
         for selector in (f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}", TEST_OBJECT_LABEL):
             delete_labelled_rbac(admin, namespace, selector)

@@ -6,22 +6,16 @@ import base64
 import ssl
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import boto3
-import kubernetes.client
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.adapters.aws.eks_token import EksTokenSource
 from bot.adapters.aws.errors import aws_error
 from bot.adapters.aws.sessions import AssumeRoleError
+from bot.adapters.kubernetes.connection import ApiClient, api_client_with_token
 from bot.domain.errors import PermanentError, TransientError
-
-
-class BearerTokenSource(Protocol):
-    def token(self) -> str:
-        """The current token; called before every request, so it must be cheap."""
-        ...
 
 
 def eks_api_client(
@@ -31,7 +25,7 @@ def eks_api_client(
     session: boto3.Session,
     clock: Callable[[], datetime],
     endpoint_url: str | None = None,
-) -> kubernetes.client.ApiClient:
+) -> ApiClient:
     """An API client for `cluster_name` that signs in as `session`'s IAM identity.
 
     `endpoint_url` redirects the EKS API (tests use moto); the token always names the public
@@ -50,32 +44,12 @@ def api_client_for(
     session: boto3.Session,
     region: str,
     clock: Callable[[], datetime],
-) -> kubernetes.client.ApiClient:
+) -> ApiClient:
     """The API client for a cluster already described (`describe_cluster`)."""
     cluster_name = str(cluster.get("name", ""))
     endpoint, ca_pem = _endpoint_and_ca(cluster, cluster_name, region)
     tokens = EksTokenSource(cluster_name=cluster_name, region=region, session=session, clock=clock)
-    return kubernetes.client.ApiClient(configuration_for(endpoint, ca_pem, tokens))
-
-
-def configuration_for(
-    endpoint: str, ca_pem: str, token_source: BearerTokenSource
-) -> kubernetes.client.Configuration:
-    """A client configuration that trusts only `ca_pem` and sends `token_source`'s token.
-
-    The token is seeded before the hook is set: the client emits the Authorization header only
-    for a key already present in `api_key`, and the hook runs only while emitting it.
-    """
-    cfg = kubernetes.client.Configuration(host=endpoint.rstrip("/"), ca_cert_data=ca_pem)
-    cfg.api_key = {"BearerToken": token_source.token()}
-    cfg.api_key_prefix = {"BearerToken": "Bearer"}
-
-    def refresh(c: kubernetes.client.Configuration) -> None:
-        c.api_key["BearerToken"] = token_source.token()
-
-    # The library declares the attribute as `None` only (its __init__ assigns nothing else).
-    cfg.refresh_api_key_hook = refresh  # type: ignore[assignment]
-    return cfg
+    return api_client_with_token(endpoint, ca_pem, tokens)
 
 
 def authentication_mode(eks_client: Any, name: str) -> str | None:

@@ -19,7 +19,11 @@ class IamPrincipalChecker:
     another account is reported as "could not check" instead of "does not exist".
     """
 
-    def __init__(self, session: boto3.Session, endpoint_url: str | None = None) -> None:
+    def __init__(
+        self, session: boto3.Session | None = None, endpoint_url: str | None = None
+    ) -> None:
+        """`session` None: the bot's own credentials (boto3's default chain)."""
+        session = session if session is not None else boto3.Session()
         self._iam = session.client("iam", endpoint_url=endpoint_url)
         self._sts = session.client("sts", endpoint_url=endpoint_url)
         self._own_account: str | None = None

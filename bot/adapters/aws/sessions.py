@@ -36,6 +36,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from bot.adapters.aws.errors import RETRYABLE_CODES, error_code
 from bot.domain.errors import PermanentError, TransientError
+from bot.domain.policy import ClusterConfig
 
 # The most AWS allows when the bot's own credentials are already a role session (IRSA, EKS Pod
 # Identity, an instance role): role chaining caps AssumeRole at one hour. It is also the
@@ -97,6 +98,16 @@ def aws_session(
     sessions = AwsSessions(base=base, session_name=session_name, clock=clock)
     return sessions.session(
         assume_role=assume_role, external_id=external_id, region_name=region_name
+    )
+
+
+def cluster_session(cluster: ClusterConfig, sessions: AwsSessions | None = None) -> boto3.Session:
+    """The cluster's AWS session: the bot's own credentials, or AssumeRole on `assume_role`
+    (credentials shared by every cluster behind the same role, refreshed before expiry)."""
+    return (sessions or AwsSessions()).session(
+        assume_role=cluster.assume_role,
+        external_id=cluster.external_id,
+        region_name=cluster.eks_region,
     )
 
 

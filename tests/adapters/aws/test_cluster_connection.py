@@ -76,9 +76,10 @@ def test_two_clusters_in_two_accounts_each_reached_with_its_own_credentials(
         "users: [{name: u, user: {token: t}}]\n"
         "contexts: [{name: c, context: {cluster: c, user: u}}]\n"
     )
-    eks = {"eks_region": "eu-west-1", "kubeconfig": str(kubeconfig)}
-    home = ClusterConfig(name="home", eks_name="home", **eks)
-    away = ClusterConfig(name="away", eks_name="away", assume_role=role, external_id="x-42", **eks)
+    home = ClusterConfig(
+        name="home", eks_name="home", eks_region="eu-west-1", kubeconfig=str(kubeconfig)
+    )
+    away = replace(home, name="away", eks_name="away", assume_role=role, external_id="x-42")
 
     assert cluster_facts(home) == ClusterFacts("CONFIG_MAP", "aws-auth")
     assert cluster_facts(away) == ClusterFacts("API", "access-entries")

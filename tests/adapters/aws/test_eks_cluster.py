@@ -10,8 +10,9 @@ import kubernetes.client
 import pytest
 from moto.server import ThreadedMotoServer
 
-from bot.adapters.aws.eks_cluster import authentication_mode, configuration_for, eks_api_client
+from bot.adapters.aws.eks_cluster import authentication_mode, eks_api_client
 from bot.adapters.aws.eks_token import EksTokenSource
+from bot.adapters.kubernetes.connection import configuration_for
 from bot.domain.errors import PermanentError, TransientError
 from tests.adapters.aws.conftest import (
     FakeClock,

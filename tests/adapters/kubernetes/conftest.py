@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import yaml
@@ -28,7 +29,7 @@ class CountingApiClient(client.ApiClient):
         super().__init__(configuration)
         self.calls: list[tuple[str, str]] = []
 
-    def call_api(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def call_api(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         self.calls.append((method, url.split("?", 1)[0]))
         return super().call_api(method, url, *args, **kwargs)
 

@@ -29,6 +29,7 @@ from tests.support.kube import (
     FOREIGN_MAP_USERS,
     KubeEnv,
 )
+from tests.support.kube_objects import data_of, meta
 
 pytestmark = pytest.mark.kube
 
@@ -39,7 +40,7 @@ def _set_map_roles(kube_env: KubeEnv, text: str) -> str:
     cm = core.read_namespaced_config_map("aws-auth", "kube-system")
     cm.data = {**(cm.data or {}), "mapRoles": text}
     written = core.replace_namespaced_config_map("aws-auth", "kube-system", cm)
-    return str(written.metadata.resource_version)
+    return str(meta(written).resource_version)
 
 
 def _assert_foreign_content_untouched(kube_env: KubeEnv) -> client.V1ConfigMap:
@@ -49,8 +50,8 @@ def _assert_foreign_content_untouched(kube_env: KubeEnv) -> client.V1ConfigMap:
     assert foreign_entries(data["mapRoles"]) == foreign_entries(FOREIGN_MAP_ROLES)
     assert foreign_entries(data["mapUsers"]) == foreign_entries(FOREIGN_MAP_USERS)
     assert cm.binary_data == FOREIGN_AWS_AUTH_BINARY
-    assert cm.metadata.labels == FOREIGN_AWS_AUTH_LABELS
-    assert cm.metadata.annotations == FOREIGN_AWS_AUTH_ANNOTATIONS
+    assert meta(cm).labels == FOREIGN_AWS_AUTH_LABELS
+    assert meta(cm).annotations == FOREIGN_AWS_AUTH_ANNOTATIONS
     return cm
 
 
@@ -83,12 +84,12 @@ def test_ensure_mapping_twice_writes_once(
 ) -> None:
     alice = principal("dev-alice")
     bot_gateway.ensure_mapping(Identity(alice))
-    version = read_aws_auth(kube_env).metadata.resource_version
+    version = meta(read_aws_auth(kube_env)).resource_version
 
     assert bot_gateway.ensure_mapping(Identity(alice)).username == alice.username
     bot_gateway.remove_mapping(principal("never-mapped"))
 
-    assert read_aws_auth(kube_env).metadata.resource_version == version
+    assert meta(read_aws_auth(kube_env)).resource_version == version
 
 
 def test_role_with_iam_path_is_mapped_without_it(
@@ -117,7 +118,7 @@ def test_foreign_entry_for_the_principal_is_left_alone_and_its_username_used(
         "alice-by-hand", MappedVia.EXISTING
     )
 
-    assert read_aws_auth(kube_env).metadata.resource_version == version
+    assert meta(read_aws_auth(kube_env)).resource_version == version
 
 
 def test_a_principal_of_a_map_accounts_account_keeps_its_arn_as_username(
@@ -128,7 +129,7 @@ def test_a_principal_of_a_map_accounts_account_keeps_its_arn_as_username(
     bob = Identity.parse("arn:aws:iam::444455556666:user/bob")
     ops = Identity.parse("arn:aws:iam::444455556666:role/teams/ops")
     shared = Identity.parse("arn:aws:iam::444455556666:role/sso", "bob@example.com")
-    version = read_aws_auth(kube_env).metadata.resource_version
+    version = meta(read_aws_auth(kube_env)).resource_version
 
     assert bot_gateway.ensure_mapping(bob).username == "arn:aws:iam::444455556666:user/bob"
     assert bot_gateway.ensure_mapping(ops).username == "arn:aws:iam::444455556666:role/ops"
@@ -137,7 +138,7 @@ def test_a_principal_of_a_map_accounts_account_keeps_its_arn_as_username(
     bot_gateway.remove_mapping(bob.principal)
 
     cm = read_aws_auth(kube_env)
-    assert cm.metadata.resource_version == version and cm.data == aws_auth_reset
+    assert meta(cm).resource_version == version and cm.data == aws_auth_reset
 
 
 @pytest.mark.parametrize("arn_field", ["roleARN", "RoleArn"])
@@ -156,7 +157,7 @@ def test_foreign_entry_in_another_letter_case_is_not_shadowed(
     assert bot_gateway.ensure_mapping(Identity(alice)).username == "alice-by-hand"
 
     cm = read_aws_auth(kube_env)
-    assert cm.metadata.resource_version == version
+    assert meta(cm).resource_version == version
     assert (cm.data or {})["mapRoles"] == text
     assert aws_auth.find_mapping(cm.data or {}, alice.arn) == aws_auth.Mapping(
         "role", alice.arn, "alice-by-hand", ("system:masters",)
@@ -175,7 +176,7 @@ def test_foreign_entry_with_templated_username_is_refused(
     with pytest.raises(PermanentError, match="needs the session name"):
         bot_gateway.ensure_mapping(Identity(alice))
 
-    assert read_aws_auth(kube_env).metadata.resource_version == version
+    assert meta(read_aws_auth(kube_env)).resource_version == version
 
 
 def test_unparseable_map_roles_is_never_written(
@@ -192,7 +193,7 @@ def test_unparseable_map_roles_is_never_written(
     assert isinstance(caught.value, PermanentError)
     assert "mapRoles" in str(caught.value)
     cm = read_aws_auth(kube_env)
-    assert cm.metadata.resource_version == version
+    assert meta(cm).resource_version == version
     assert (cm.data or {})["mapRoles"] == broken
 
 
@@ -293,7 +294,7 @@ def _eksctl_like_writer(kube_env: KubeEnv, count: int, errors: list[BaseExceptio
             for i in range(count):
                 while True:
                     cm = core.read_namespaced_config_map("aws-auth", "kube-system")
-                    roles = yaml.safe_load(cm.data["mapRoles"]) or []
+                    roles = yaml.safe_load(data_of(cm)["mapRoles"]) or []
                     roles.append(
                         {
                             "rolearn": f"arn:aws:iam::999988887777:role/nodegroup-{i}",
@@ -301,7 +302,7 @@ def _eksctl_like_writer(kube_env: KubeEnv, count: int, errors: list[BaseExceptio
                             "groups": ["system:bootstrappers", "system:nodes"],
                         }
                     )
-                    cm.data["mapRoles"] = yaml.safe_dump(roles, default_flow_style=False)
+                    data_of(cm)["mapRoles"] = yaml.safe_dump(roles, default_flow_style=False)
                     try:
                         core.replace_namespaced_config_map("aws-auth", "kube-system", cm)
                         break

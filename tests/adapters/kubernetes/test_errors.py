@@ -76,8 +76,9 @@ def test_status_codes_are_sorted(status: int, reason: str, kind: type[Exception]
 
 def test_37x_subclasses_and_connection_errors_are_sorted() -> None:
     forbidden = client.exceptions.ForbiddenException(status=403, reason="Forbidden")
+    pool = urllib3.HTTPSConnectionPool("127.0.0.1", 6443)
     timeout = urllib3.exceptions.MaxRetryError(
-        None, "/api", urllib3.exceptions.ReadTimeoutError(None, "/api", "read timed out")
+        pool, "/api", urllib3.exceptions.ReadTimeoutError(pool, "/api", "read timed out")
     )
     untrusted = client.ApiException(
         status=0, reason="SSLError\n[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"

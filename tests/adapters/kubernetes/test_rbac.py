@@ -27,6 +27,7 @@ from tests.adapters.kubernetes.conftest import (
     view_grant,
 )
 from tests.support.kube import TEST_OBJECT_LABEL, KubeEnv
+from tests.support.kube_objects import annotations_of, labels_of, meta, name_of
 
 pytestmark = pytest.mark.kube
 
@@ -63,9 +64,9 @@ def test_grant_gives_access_and_revoke_takes_it_away(
     assert not kube_env.can(username, [], "delete", "pods", "default")
     assert not kube_env.can(username, [], "get", "secrets", "default")
     binding = _binding(kube_env, "default", "eks-access-k3x9p2ab")
-    assert binding.metadata.labels[MANAGED_BY_LABEL] == MANAGED_BY_VALUE
-    assert binding.metadata.labels[GRANT_ID_LABEL] == "k3x9p2ab"
-    assert binding.metadata.annotations[EXPIRES_ANNOTATION] == EXPIRES.isoformat()
+    assert labels_of(binding)[MANAGED_BY_LABEL] == MANAGED_BY_VALUE
+    assert labels_of(binding)[GRANT_ID_LABEL] == "k3x9p2ab"
+    assert annotations_of(binding)[EXPIRES_ANNOTATION] == EXPIRES.isoformat()
 
     bot_gateway.delete_rbac("k3x9p2ab", "default")
     bot_gateway.remove_mapping(alice)
@@ -74,7 +75,7 @@ def test_grant_gives_access_and_revoke_takes_it_away(
     assert read_aws_auth(kube_env).data == aws_auth_reset
     # The shared profile Role stays for the next grant; it grants nothing unbound.
     role = _rbac(kube_env).read_namespaced_role(role_name("pods-read"), "default")
-    assert role.metadata.labels[MANAGED_BY_LABEL] == MANAGED_BY_VALUE
+    assert labels_of(role)[MANAGED_BY_LABEL] == MANAGED_BY_VALUE
 
 
 def test_grant_of_an_existing_cluster_role_is_limited_to_its_namespace(
@@ -100,14 +101,12 @@ def test_everything_is_idempotent(kube_env: KubeEnv, bot_gateway: KubernetesClus
     bot_gateway.ensure_rbac(grant)
 
     assert (
-        _binding(kube_env, "default", grant.binding_name).metadata.resource_version
-        == binding.metadata.resource_version
+        meta(_binding(kube_env, "default", grant.binding_name)).resource_version
+        == meta(binding).resource_version
     )
     assert (
-        _rbac(kube_env)
-        .read_namespaced_role(role.metadata.name, "default")
-        .metadata.resource_version
-        == role.metadata.resource_version
+        meta(_rbac(kube_env).read_namespaced_role(name_of(role), "default")).resource_version
+        == meta(role).resource_version
     )
     bot_gateway.delete_rbac(grant.grant_id, "default")
     bot_gateway.delete_rbac(grant.grant_id, "default")
@@ -126,7 +125,7 @@ def test_changed_role_ref_recreates_the_binding(
 
     after = _binding(kube_env, "default", "eks-access-chg22222")
     assert (after.role_ref.kind, after.role_ref.name) == ("ClusterRole", "view")
-    assert after.metadata.uid != before.metadata.uid
+    assert meta(after).uid != meta(before).uid
     assert kube_env.settled_can(alice.username, [], "list", "configmaps", "default", expect=True)
 
 
@@ -141,9 +140,9 @@ def test_changed_subject_and_expiry_update_the_binding_in_place(
     bot_gateway.ensure_rbac(pods_read_grant("ext22222", principal("dev-carol"), expires_at=later))
 
     after = _binding(kube_env, "default", grant.binding_name)
-    assert after.metadata.uid == before.metadata.uid
-    assert [s.name for s in after.subjects] == [principal("dev-carol").username]
-    assert after.metadata.annotations[EXPIRES_ANNOTATION] == later.isoformat()
+    assert meta(after).uid == meta(before).uid
+    assert [s.name for s in after.subjects or []] == [principal("dev-carol").username]
+    assert annotations_of(after)[EXPIRES_ANNOTATION] == later.isoformat()
 
 
 def test_profile_role_drift_is_repaired(
@@ -154,7 +153,7 @@ def test_profile_role_drift_is_repaired(
     rbac = _rbac(kube_env)
     role = rbac.read_namespaced_role(role_name("pods-read"), "default")
     role.rules = [client.V1PolicyRule(api_groups=[""], resources=["secrets"], verbs=["get"])]
-    rbac.replace_namespaced_role(role.metadata.name, "default", role)
+    rbac.replace_namespaced_role(name_of(role), "default", role)
 
     bot_gateway.ensure_rbac(pods_read_grant("drift222", alice))
 
@@ -184,7 +183,7 @@ def test_foreign_objects_under_the_bots_names_are_never_touched(
             rules=[client.V1PolicyRule(api_groups=[""], resources=["pods"], verbs=["get"])],
         ),
     )
-    binding_version = _binding(kube_env, "default", "eks-access-frgn2222").metadata.resource_version
+    binding_version = meta(_binding(kube_env, "default", "eks-access-frgn2222")).resource_version
 
     with pytest.raises(PermanentError, match="not created by eks-access"):
         bot_gateway.ensure_rbac(pods_read_grant("frgn2222", principal("dev-alice")))
@@ -194,9 +193,10 @@ def test_foreign_objects_under_the_bots_names_are_never_touched(
         bot_gateway.ensure_rbac(pods_read_grant("other222", principal("dev-alice"), "payments"))
 
     after = _binding(kube_env, "default", "eks-access-frgn2222")
-    assert after.metadata.resource_version == binding_version
-    assert after.subjects[0].name == "payments-oncall"
-    assert rbac.read_namespaced_role(role_name("pods-read"), "payments").rules[0].verbs == ["get"]
+    assert meta(after).resource_version == binding_version
+    assert after.subjects and after.subjects[0].name == "payments-oncall"
+    rules = rbac.read_namespaced_role(role_name("pods-read"), "payments").rules
+    assert rules and rules[0].verbs == ["get"]
 
 
 def test_owned_state_lists_exactly_the_bots_objects_with_one_call_per_namespace(
