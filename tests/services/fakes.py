@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, overload
 
-from bot.domain.clock import FakeClock
 from bot.domain.errors import TransientError
 from bot.domain.grants import (
     HOLDS_ACCESS,
@@ -29,6 +28,7 @@ from bot.domain.rbac import RbacGrant
 from bot.domain.transitions import ExtensionTransition, GrantTransition
 from bot.policy_file import parse_policy
 from bot.services.deps import Deps, Retry
+from tests.support.clock import FakeClock
 
 
 class FakeStore:
@@ -48,6 +48,10 @@ class FakeStore:
 
     def get_grant(self, grant_id: str) -> Grant | None:
         return self.grants.get(grant_id)
+
+    def grant(self, grant_id: str) -> Grant:
+        """The grant a test knows exists."""
+        return self.grants[grant_id]
 
     @overload
     def apply(self, transition: GrantTransition) -> Grant | None: ...
@@ -326,7 +330,19 @@ POLICY = {
 }
 
 
-def make_deps(**overrides: Any) -> Deps:
+@dataclass(frozen=True)
+class FakeDeps(Deps):
+    """Deps whose ports are the fakes, typed so a test can read what each one recorded."""
+
+    store: FakeStore
+    clusters: FakeClusters
+    notifier: FakeNotifier
+    directory: FakeDirectory
+    clock: FakeClock
+    timers: FakeTimers
+
+
+def make_deps(**overrides: Any) -> FakeDeps:
     ids = iter(f"id{n:06d}".replace("0", "a").replace("1", "b") for n in range(1, 10_000))
     values: dict[str, Any] = {
         "policy": parse_policy(POLICY),
@@ -340,7 +356,7 @@ def make_deps(**overrides: Any) -> Deps:
         "retry": Retry(),
     }
     values.update(overrides)
-    return Deps(**values)
+    return FakeDeps(**values)
 
 
 def transient(msg: str = "apiserver unreachable") -> TransientError:

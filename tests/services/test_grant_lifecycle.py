@@ -105,7 +105,7 @@ def test_only_approvers_decide(actor: str, message: str) -> None:
     grant = request(deps, namespace="default")
     with pytest.raises(Rejected, match=message):
         DecideRequest(deps).execute(grant_id=grant.id, actor=actor, approve=True)
-    assert deps.store.get_grant(grant.id).status is GrantStatus.PENDING
+    assert deps.store.grant(grant.id).status is GrantStatus.PENDING
     assert "click.refused" in deps.store.actions()
 
 
@@ -184,7 +184,7 @@ def test_transient_failure_keeps_activating_and_the_sweep_finishes_it() -> None:
     assert "apiserver unreachable" in grant.last_error
     deps.clock.advance(timedelta(seconds=3))
     SweepDue(deps).execute()
-    assert deps.store.get_grant(grant.id).status is GrantStatus.ACTIVE
+    assert deps.store.grant(grant.id).status is GrantStatus.ACTIVE
 
 
 def test_alert_once_after_repeated_failures() -> None:
@@ -196,13 +196,12 @@ def test_alert_once_after_repeated_failures() -> None:
         deps.clock.advance(timedelta(minutes=3))
         SweepDue(deps).execute()
     assert deps.notifier.names().count("alert") == 1
-    assert deps.store.get_grant(grant.id).status is GrantStatus.ACTIVE
+    assert deps.store.grant(grant.id).status is GrantStatus.ACTIVE
 
 
 def test_permanent_failure_leaves_nothing_half_applied() -> None:
     deps = make_deps()
     cluster = deps.clusters.get("dev")
-    cluster.fail_next.extend([None] * 0)
     original = cluster.ensure_rbac
 
     def refuse(rbac):  # the mapping was written, then RBAC is refused
@@ -222,7 +221,7 @@ def test_expiry_revokes_binding_then_mapping() -> None:
     grant = approved(deps, namespace="default")
     deps.clock.advance(timedelta(hours=2, seconds=1))
     report = SweepDue(deps).execute()
-    ended = deps.store.get_grant(grant.id)
+    ended = deps.store.grant(grant.id)
     assert report.expired == 1
     assert ended.status is GrantStatus.ENDED and ended.end_reason is EndReason.EXPIRED
     cluster = deps.clusters.get("dev")
@@ -249,10 +248,10 @@ def test_revoke_is_retried_while_the_cluster_is_down_and_shown_as_revoking() -> 
     cluster.fail_next.append(transient())
     deps.clock.advance(timedelta(hours=3))
     SweepDue(deps).execute()
-    assert deps.store.get_grant(grant.id).status is GrantStatus.REVOKING
+    assert deps.store.grant(grant.id).status is GrantStatus.REVOKING
     deps.clock.advance(timedelta(seconds=40))
     SweepDue(deps).execute()
-    assert deps.store.get_grant(grant.id).status is GrantStatus.ENDED
+    assert deps.store.grant(grant.id).status is GrantStatus.ENDED
     assert cluster.bindings == {}
 
 
@@ -261,7 +260,7 @@ def test_only_requester_or_approver_revokes() -> None:
     grant = approved(deps, namespace="default")
     with pytest.raises(Rejected, match="Only the requester or an approver"):
         RevokeGrant(deps).execute(grant_id=grant.id, actor="U0DAVE")
-    assert deps.store.get_grant(grant.id).status is GrantStatus.ACTIVE
+    assert deps.store.grant(grant.id).status is GrantStatus.ACTIVE
 
 
 def test_revoke_of_pending_withdraws_it() -> None:
@@ -280,7 +279,7 @@ def test_pending_request_times_out() -> None:
     grant = request(deps, namespace="default")
     deps.clock.advance(timedelta(hours=4, seconds=1))
     assert SweepDue(deps).execute().timed_out == 1
-    assert deps.store.get_grant(grant.id).status is GrantStatus.TIMED_OUT
+    assert deps.store.grant(grant.id).status is GrantStatus.TIMED_OUT
     assert "request_timed_out" in deps.notifier.names()
     with pytest.raises(Conflict, match="already closed: it timed out"):
         DecideRequest(deps).execute(grant_id=grant.id, actor="U0CAROL", approve=True)
@@ -306,7 +305,7 @@ def test_extension_goes_through_approval_and_moves_expiry() -> None:
     with pytest.raises(Rejected, match="cannot approve or deny your own extension|not an approver"):
         DecideExtension(deps).execute(extension_id=ext.id, actor="U0ALICE", approve=True)
     DecideExtension(deps).execute(extension_id=ext.id, actor="U0CAROL", approve=True)
-    assert deps.store.get_grant(grant.id).expires_at == grant.expires_at + timedelta(hours=1)
+    assert deps.store.grant(grant.id).expires_at == grant.expires_at + timedelta(hours=1)
     assert deps.timers.armed[grant.id] == grant.expires_at + timedelta(hours=1)
     with pytest.raises(Conflict, match="already approved"):
         DecideExtension(deps).execute(extension_id=ext.id, actor="U0ERIN", approve=True)
@@ -357,7 +356,7 @@ def test_requester_hears_once_when_the_cluster_delays_an_approved_grant() -> Non
     assert deps.notifier.names().count("grant_delayed") == 1
     deps.clock.advance(timedelta(seconds=5))
     SweepDue(deps).execute()
-    assert deps.store.get_grant(grant.id).status is GrantStatus.ACTIVE
+    assert deps.store.grant(grant.id).status is GrantStatus.ACTIVE
     assert deps.notifier.names().count("grant_delayed") == 1
 
 
@@ -384,10 +383,10 @@ def test_a_cluster_that_fails_is_not_called_again_in_the_same_sweep() -> None:
     cluster.calls.clear()
     SweepDue(deps).execute()
     assert cluster.calls == ["delete_rbac"], "one timeout per pass, not one per grant"
-    assert {deps.store.get_grant(i).status for i in ids} == {GrantStatus.REVOKING}
+    assert {deps.store.grant(i).status for i in ids} == {GrantStatus.REVOKING}
     deps.clock.advance(timedelta(seconds=40))
     SweepDue(deps).execute()
-    assert {deps.store.get_grant(i).status for i in ids} == {GrantStatus.ENDED}
+    assert {deps.store.grant(i).status for i in ids} == {GrantStatus.ENDED}
     assert cluster.bindings == {} and cluster.mappings == {}
 
 

@@ -23,14 +23,14 @@ from bot.adapters.slack.ids import Action
 from bot.adapters.slack.notifier import SlackNotifier
 from bot.adapters.storage.repository import SqlGrantStore
 from bot.config import Settings
-from bot.domain.clock import FakeClock
-from bot.domain.grants import Grant, GrantStatus
+from bot.domain.grants import Grant, GrantStatus, MappedIdentity, MappedVia
 from bot.domain.ports import OwnedClusterState
 from bot.domain.principals import Identity, Principal
 from bot.domain.rbac import RbacGrant
 from bot.policy_file import parse_policy
 from bot.services.deps import Deps
 from tests.support.bot import SIGNING_SECRET, SlackSender
+from tests.support.clock import FakeClock
 from tests.support.slack_stub import SlackStub
 
 ALICE = "U0ALICE"  # requester
@@ -105,8 +105,8 @@ class AppliedCluster:
     def get(self, name: str) -> AppliedCluster:
         return self
 
-    def ensure_mapping(self, identity: Identity) -> str:
-        return identity.owned_username
+    def ensure_mapping(self, identity: Identity) -> MappedIdentity:
+        return MappedIdentity(identity.owned_username, MappedVia.AWS_AUTH)
 
     def remove_mapping(self, principal: Principal) -> None:
         pass

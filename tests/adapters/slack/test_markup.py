@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from datetime import timedelta
-from typing import Any, get_type_hints
+from typing import Any, cast, get_type_hints
 
 import pytest
 
@@ -35,7 +35,8 @@ REFUSALS = [
 
 def sample(cls: type[Rejected]) -> Rejected:
     hints = get_type_hints(cls)
-    return cls(**{f.name: SAMPLES[hints[f.name]] for f in dataclasses.fields(cls)})  # type: ignore[call-arg]
+    fields = dataclasses.fields(cast(Any, cls))
+    return cast(Any, cls)(**{f.name: SAMPLES[hints[f.name]] for f in fields})
 
 
 @pytest.mark.parametrize("cls", REFUSALS, ids=lambda c: c.__name__)

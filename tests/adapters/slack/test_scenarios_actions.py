@@ -131,7 +131,11 @@ def test_deny_submitted_by_a_non_approver_keeps_the_dialog_open_with_the_reason(
     assert status == 200
     assert json.loads(body) == {
         "response_action": "errors",
-        "errors": {Field.REASON_BLOCK: NOT_AN_APPROVER},
+        # A field's error is plain text in Slack: ids, not mentions.
+        "errors": {
+            Field.REASON_BLOCK: "You are not an approver of `pods-read`; its approvers are "
+            "U0CAROL, group S0ONCALL."
+        },
     }
     assert scenario.grant(grant.id) == grant
 
