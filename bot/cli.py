@@ -189,15 +189,9 @@ def _iam_policy(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _sweep(settings: Settings, _args: argparse.Namespace) -> int:
-    from bot.main import build
-    from bot.services.sweep import SweepDue
+    from bot.main import sweep_once
 
-    runtime = build(settings)
-    try:
-        report = SweepDue(runtime.deps).execute()
-        print(json.dumps(report.__dict__, indent=2))
-    finally:
-        runtime.close()
+    print(json.dumps(sweep_once(settings).__dict__, indent=2))
     return 0
 
 

@@ -1,65 +1,115 @@
-"""Typed settings (from the environment) and the policy file, each built once in main."""
+"""Every setting the process reads from its environment: one typed object, built once in
+`bot.cli` and passed down. Each field says its unit, its default and why it exists; the
+README's Configuration table lists the same variables."""
 
 from __future__ import annotations
 
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.domain.retry import Retry
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Everything the process reads from its environment."""
+class SlackSettings:
+    #: SLACK_BOT_TOKEN (xoxb-): the Web API token. Only `serve` needs it; without it the
+    #: operator commands run and the messages they would send are logged instead.
+    bot_token: str = field(default="", repr=False)
+    #: SLACK_SIGNING_SECRET: every HTTP request from Slack is verified with it.
+    signing_secret: str = field(default="", repr=False)
+    #: SLACK_APP_TOKEN (xapp-): when set, `serve` connects by Socket Mode instead of HTTP.
+    app_token: str = field(default="", repr=False)
+    #: SLACK_API_URL: base URL of the Web API; every Web API call goes there (the tests point
+    #: it at a loopback stub).
+    api_url: str = SLACK_API_DEFAULT
 
-    slack_bot_token: str = ""
-    slack_signing_secret: str = ""
-    #: xapp- token; when set the bot connects by Socket Mode instead of serving HTTP.
-    slack_app_token: str = ""
-    #: Base URL of the Slack Web API; every Web API call goes there (tests use a loopback stub).
-    slack_api_url: str = SLACK_API_DEFAULT
-    database_url: str = "sqlite:///eks-access.db"
-    policy_path: str = "./policy.yaml"
+
+@dataclass(frozen=True)
+class HttpSettings:
+    #: HOST, PORT: where `serve` listens for Slack's requests and `/healthz` in HTTP mode.
     host: str = "0.0.0.0"
     port: int = 3000
-    #: Seconds between database sweeps (expiry, retries, warnings, timeouts).
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    #: EKS_ACCESS_SCHEDULER=off: this replica never runs the jobs. With it on (the default)
+    #: every replica is ready to, and only the holder of the database lock does.
+    run: bool = True
+    #: EKS_ACCESS_SWEEP_INTERVAL, seconds (5): between database sweeps (expiry, retries,
+    #: warnings, timeouts). A precise timer revokes at expiry; the sweep catches what it missed.
     sweep_interval: float = 5.0
-    #: Seconds between reconcile passes (database vs. what the cluster holds).
+    #: EKS_ACCESS_RECONCILE_INTERVAL, seconds (60): between passes that compare each cluster
+    #: with the database and repair drift.
     reconcile_interval: float = 60.0
-    #: Run the scheduler in this process (one replica must; others defer to the lock holder).
-    run_scheduler: bool = True
-    #: Seconds a state written before an external step is left to that step before the sweep
-    #: may retry it (so the sweep does not race a step still running elsewhere).
-    step_lease: float = 30.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack: SlackSettings = field(default_factory=SlackSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    #: Backoff of failed cluster steps, the lease a step holds before the sweep may retry it
+    #: (EKS_ACCESS_STEP_LEASE, seconds, 30), and when the alert channel hears of it.
+    retry: Retry = field(default_factory=Retry)
+    #: DATABASE_URL (sqlite:///eks-access.db): any SQLAlchemy URL; PostgreSQL for replicas.
+    database_url: str = "sqlite:///eks-access.db"
+    #: EKS_ACCESS_POLICY (./policy.yaml): the policy file (docs/policy.md).
+    policy_path: str = "./policy.yaml"
+    #: EKS_ACCESS_CRASH_AT: fault injection for the crash-consistency tests only — the process
+    #: kills itself at these points (`before:ensure_mapping`, …; bot.adapters.faults). Never set
+    #: it in production.
+    crash_points: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
+        http, scheduler, retry = HttpSettings(), SchedulerSettings(), Retry()
         return cls(
-            slack_bot_token=env.get("SLACK_BOT_TOKEN", ""),
-            slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
-            slack_app_token=env.get("SLACK_APP_TOKEN", ""),
-            slack_api_url=env.get("SLACK_API_URL") or SLACK_API_DEFAULT,
+            slack=SlackSettings(
+                bot_token=env.get("SLACK_BOT_TOKEN", ""),
+                signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
+                app_token=env.get("SLACK_APP_TOKEN", ""),
+                api_url=env.get("SLACK_API_URL") or SLACK_API_DEFAULT,
+            ),
+            http=HttpSettings(
+                host=env.get("HOST") or http.host, port=int(env.get("PORT") or http.port)
+            ),
+            scheduler=SchedulerSettings(
+                run=(env.get("EKS_ACCESS_SCHEDULER") or "on").lower() not in ("off", "0"),
+                sweep_interval=_seconds(env, "EKS_ACCESS_SWEEP_INTERVAL", scheduler.sweep_interval),
+                reconcile_interval=_seconds(
+                    env, "EKS_ACCESS_RECONCILE_INTERVAL", scheduler.reconcile_interval
+                ),
+            ),
+            retry=Retry(
+                lease=timedelta(
+                    seconds=_seconds(env, "EKS_ACCESS_STEP_LEASE", retry.lease.total_seconds())
+                )
+            ),
             database_url=env.get("DATABASE_URL") or cls.database_url,
             policy_path=env.get("EKS_ACCESS_POLICY") or cls.policy_path,
-            host=env.get("HOST") or cls.host,
-            port=int(env.get("PORT") or cls.port),
-            sweep_interval=float(env.get("EKS_ACCESS_SWEEP_INTERVAL") or cls.sweep_interval),
-            reconcile_interval=float(
-                env.get("EKS_ACCESS_RECONCILE_INTERVAL") or cls.reconcile_interval
+            crash_points=tuple(
+                p.strip() for p in env.get("EKS_ACCESS_CRASH_AT", "").split(",") if p.strip()
             ),
-            run_scheduler=(env.get("EKS_ACCESS_SCHEDULER") or "on").lower() not in ("off", "0"),
-            step_lease=float(env.get("EKS_ACCESS_STEP_LEASE") or cls.step_lease),
         )
 
     def __repr__(self) -> str:  # secrets never logged
         return (
             f"Settings(database_url={_redact_url(self.database_url)!r}, "
-            f"policy_path={self.policy_path!r}, slack_api_url={self.slack_api_url!r}, "
-            f"socket_mode={bool(self.slack_app_token)}, host={self.host!r}, port={self.port})"
+            f"policy_path={self.policy_path!r}, slack_api_url={self.slack.api_url!r}, "
+            f"socket_mode={bool(self.slack.app_token)}, host={self.http.host!r}, "
+            f"port={self.http.port})"
         )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    return float(env.get(name) or default)
 
 
 def _redact_url(url: str) -> str:

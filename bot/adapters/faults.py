@@ -62,8 +62,3 @@ class CrashingGateway:
 
     def owned_state(self, namespaces: set[str]) -> OwnedClusterState:
         return self.inner.owned_state(namespaces)
-
-
-def crash_points_from_env() -> tuple[str, ...]:
-    raw = os.environ.get("EKS_ACCESS_CRASH_AT", "")
-    return tuple(p.strip() for p in raw.split(",") if p.strip())

@@ -4,29 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from bot.domain.grants import Grant
 from bot.domain.ids import new_id
 from bot.domain.policy import Policy, Profile, group_ids, names_member
 from bot.domain.ports import Clock, Clusters, Directory, ExpiryTimers, GrantStore, Notifier
 from bot.domain.refusals import NoSuchRequest, ProfileGone
-
-
-@dataclass(frozen=True)
-class Retry:
-    """Backoff for external steps that failed transiently: base * 2^(attempt-1), capped."""
-
-    base: timedelta = timedelta(seconds=2)
-    cap: timedelta = timedelta(minutes=2)
-    #: A state written before an external step holds it this long before the sweep may retry,
-    #: so the sweep does not race a step that is still running.
-    lease: timedelta = timedelta(seconds=30)
-    #: After this many failed attempts in a row, the approvers are alerted (once).
-    alert_after: int = 3
-
-    def delay(self, attempt: int) -> timedelta:
-        return min(self.base * (2 ** max(attempt - 1, 0)), self.cap)
+from bot.domain.retry import Retry
 
 
 @dataclass(frozen=True)

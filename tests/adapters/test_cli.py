@@ -174,3 +174,47 @@ def test_check_aws_reports_each_cluster_s_mode_and_mapping(
         in (result.stdout)
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
+
+
+def test_sweep_and_audit_run_without_slack(tmp_path: Path) -> None:
+    """The operator commands build the core alone: no Slack token, no Slack reachable. What the
+    sweep would have told people is logged as not delivered."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.adapters.storage import migrate
+    from bot.adapters.storage.engine import make_engine
+    from bot.adapters.storage.repository import SqlGrantStore
+    from bot.domain.grants import AuditEvent, Grant, GrantStatus
+
+    url = f"sqlite:///{tmp_path / 'eks-access.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    long_ago = datetime.now(UTC) - timedelta(days=1)
+    SqlGrantStore(engine).add_grant(
+        Grant(
+            id="abcd2345",
+            requester="U0ALICE",
+            principal_arn="arn:aws:iam::111122223333:user/alice",
+            profile="pods-read",
+            cluster="dev",
+            namespace="default",
+            duration=timedelta(hours=1),
+            reason="",
+            status=GrantStatus.PENDING,
+            created_at=long_ago,
+            pending_until=long_ago + timedelta(hours=1),
+        ),
+        AuditEvent(long_ago, "U0ALICE", "request.created", "abcd2345"),
+    )
+    engine.dispose()
+    no_slack = {"DATABASE_URL": url, "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": ""}
+    no_slack["SLACK_API_URL"] = "http://127.0.0.1:9/"  # nothing listens: a call would fail
+    swept = run("sweep", **no_slack)
+    assert swept.returncode == 0, swept.stderr
+    assert '"timed_out": 1' in swept.stdout
+    assert "not delivered (no SLACK_BOT_TOKEN): the timed-out DM for grant abcd2345" in (
+        swept.stderr
+    )
+    audit = run("audit", "abcd2345", **no_slack)
+    assert audit.returncode == 0, audit.stderr
+    assert "request.created" in audit.stdout and "request.timed_out" in audit.stdout

@@ -197,4 +197,5 @@ def test_settings_hide_secrets() -> None:
         and "shh" not in repr(settings)
         and "pw" not in repr(settings)
     )
-    assert settings.port == 3000 and settings.host == "0.0.0.0"
+    assert "secret" not in repr(settings.slack) and "shh" not in repr(settings.slack)
+    assert settings.http.port == 3000 and settings.http.host == "0.0.0.0"

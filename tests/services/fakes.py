@@ -25,9 +25,10 @@ from bot.domain.policy import ClusterConfig, Profile
 from bot.domain.ports import Alert, MessageRef, OwnedClusterState
 from bot.domain.principals import Identity, Principal
 from bot.domain.rbac import RbacGrant
+from bot.domain.retry import Retry
 from bot.domain.transitions import ExtensionTransition, GrantTransition
 from bot.policy_file import parse_policy
-from bot.services.deps import Deps, Retry
+from bot.services.deps import Deps
 from tests.support.clock import FakeClock
 
 

@@ -17,20 +17,16 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.adapters.slack import actions, commands
-from bot.config import Settings
+from bot.config import SlackSettings
 from bot.services.deps import Deps
 
 log = logging.getLogger(__name__)
 
 
-def web_client(settings: Settings) -> WebClient:
-    base = (
-        settings.slack_api_url
-        if settings.slack_api_url.endswith("/")
-        else settings.slack_api_url + "/"
-    )
+def web_client(settings: SlackSettings) -> WebClient:
+    base = settings.api_url if settings.api_url.endswith("/") else settings.api_url + "/"
     return WebClient(
-        token=settings.slack_bot_token,
+        token=settings.bot_token,
         base_url=base,
         timeout=10,
         retry_handlers=[
@@ -41,7 +37,7 @@ def web_client(settings: Settings) -> WebClient:
     )
 
 
-def build_app(settings: Settings, client: WebClient, deps: Deps, work: WorkPools) -> App:
+def build_app(settings: SlackSettings, client: WebClient, deps: Deps, work: WorkPools) -> App:
     """Bolt calls auth.test here, through `client`, i.e. at SLACK_API_URL.
 
     Listeners ack and hand their work to `work`, the bot's own pools: Bolt's listener threads
@@ -50,7 +46,7 @@ def build_app(settings: Settings, client: WebClient, deps: Deps, work: WorkPools
     """
     app = App(
         client=client,
-        signing_secret=settings.slack_signing_secret,
+        signing_secret=settings.signing_secret,
         process_before_response=False,
     )
     commands.register(app, deps, work.answers)

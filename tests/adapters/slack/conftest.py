@@ -22,7 +22,7 @@ from bot.adapters.slack.directory import SlackDirectory
 from bot.adapters.slack.ids import Action
 from bot.adapters.slack.notifier import SlackNotifier
 from bot.adapters.storage.repository import SqlGrantStore
-from bot.config import Settings
+from bot.config import SlackSettings
 from bot.domain.grants import Grant, GrantStatus, MappedIdentity, MappedVia
 from bot.domain.ports import OwnedClusterState
 from bot.domain.principals import Identity, Principal
@@ -184,9 +184,7 @@ def database_url(sqlite_url: str) -> str:
 def scenario(store: SqlGrantStore) -> Iterator[Scenario]:
     stub = SlackStub()
     stub.group_members["S0ONCALL"] = [ERIN]
-    settings = Settings(
-        slack_bot_token="xoxb-test", slack_signing_secret=SIGNING_SECRET, slack_api_url=stub.url
-    )
+    settings = SlackSettings(bot_token="xoxb-test", signing_secret=SIGNING_SECRET, api_url=stub.url)
     client = web_client(settings)
     policy = parse_policy(POLICY)
     notifier = SlackNotifier(client, policy, attempts=1)
