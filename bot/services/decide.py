@@ -24,17 +24,8 @@ class DecideRequest:
     def execute(self, *, grant_id: str, actor: str, approve: bool, note: str = "") -> Grant:
         deps = self.deps
         grant = deps.grant_or_fail(grant_id)
-        profile = deps.profile_of(grant)
         now = deps.clock.now()
-        check_approver(
-            deps,
-            profile=profile,
-            actor=actor,
-            requester=grant.requester,
-            what="request",
-            grant_id=grant.id,
-            now=now,
-        )
+        check_approver(deps, grant, actor=actor, requester=grant.requester, what="request", now=now)
         if grant.status is not GrantStatus.PENDING:
             raise AlreadyDecided(grant.id, grant.status, grant.decided_by)
         if now >= grant.pending_until:

@@ -23,16 +23,9 @@ class DecideExtension:
         if extension is None:
             raise NoSuchExtension(extension_id)
         grant = deps.grant_or_fail(extension.grant_id)
-        profile = deps.profile_of(grant)
         now = deps.clock.now()
-        check_approver(
-            deps,
-            profile=profile,
-            actor=actor,
-            requester=extension.requested_by,
-            what="extension",
-            grant_id=grant.id,
-            now=now,
+        profile = check_approver(
+            deps, grant, actor=actor, requester=extension.requested_by, what="extension", now=now
         )
         if extension.status is not ExtensionStatus.PENDING:
             raise AlreadyDecided(None, extension.status, extension.decided_by)

@@ -207,14 +207,23 @@ def test_sweep_and_audit_run_without_slack(tmp_path: Path) -> None:
         AuditEvent(long_ago, "U0ALICE", "request.created", "abcd2345"),
     )
     engine.dispose()
-    no_slack = {"DATABASE_URL": url, "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": ""}
-    no_slack["SLACK_API_URL"] = "http://127.0.0.1:9/"  # nothing listens: a call would fail
-    swept = run("sweep", **no_slack)
+
+    def without_slack(*args: str) -> subprocess.CompletedProcess[str]:
+        # Nothing listens at SLACK_API_URL: a Slack call would fail.
+        return run(
+            *args,
+            DATABASE_URL=url,
+            SLACK_BOT_TOKEN="",
+            SLACK_SIGNING_SECRET="",
+            SLACK_API_URL="http://127.0.0.1:9/",
+        )
+
+    swept = without_slack("sweep")
     assert swept.returncode == 0, swept.stderr
     assert '"timed_out": 1' in swept.stdout
     assert "not delivered (no SLACK_BOT_TOKEN): the timed-out DM for grant abcd2345" in (
         swept.stderr
     )
-    audit = run("audit", "abcd2345", **no_slack)
+    audit = without_slack("audit", "abcd2345")
     assert audit.returncode == 0, audit.stderr
     assert "request.created" in audit.stdout and "request.timed_out" in audit.stdout
