@@ -14,7 +14,7 @@ import math
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -221,7 +221,7 @@ def seed_active_grants(
             _map_in_aws_auth(admin, [g.principal_arn for g in far[:team_roles]] + soon_arns)
         with _timed(spent, "RoleBindings"):
             for namespace in ("default", "payments"):
-                role, _ = role_and_binding(far[0].evolve(namespace=namespace), rbac_profile)
+                role, _ = role_and_binding(replace(far[0], namespace=namespace), rbac_profile)
                 try:
                     rbac.create_namespaced_role(namespace, role)
                 except client.ApiException as exc:

@@ -1,4 +1,4 @@
-"""The bot's entries in the `kube-system/aws-auth` ConfigMap `data` (REFERENCE.md §1).
+"""The bot's entries in the `kube-system/aws-auth` ConfigMap `data` (kubernetes-sigs/aws-iam-authenticator, pkg/mapper/configmap).
 
 A broken aws-auth locks nodes and people out of the cluster, so edits here are deliberately
 narrow: only entries whose username is one the bot derives from their ARN (`owns`) are added

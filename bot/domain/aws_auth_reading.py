@@ -1,4 +1,4 @@
-"""Which aws-auth entry the authenticator uses for which IAM principal (REFERENCE §1).
+"""Which aws-auth entry the authenticator uses for which IAM principal (kubernetes-sigs/aws-iam-authenticator, pkg/mapper/configmap).
 
 A model of aws-iam-authenticator@81b1dab, `pkg/mapper/configmap` (ParseMap, saveMap, Map) and
 `pkg/config/mapper.go` (Validate, Key, Matches):

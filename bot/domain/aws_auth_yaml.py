@@ -2,8 +2,7 @@
 
 The authenticator's `ParseMap` hands each value to sigs.k8s.io/yaml (go-yaml v2 into
 `interface{}`, then map keys made strings, then `json.Marshal`) before Go's encoding/json
-decodes it (REFERENCE §1, corrections of 2026-12-01). go-yaml v2 reads YAML 1.1 its own way,
-unlike PyYAML: a plain `y` is true, `1:30` and `2001-12-14` are text, `0123` is 83; a later
+decodes it. go-yaml v2 reads YAML 1.1 its own way, unlike PyYAML: a plain `y` is true, `1:30` and `2001-12-14` are text, `0123` is 83; a later
 merge key (`<<`) overrides keys before it; a null or list mapping key, `.inf` or `.nan`, or a
 value that contains itself loses the whole list. Only the first YAML document counts.
 

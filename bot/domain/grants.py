@@ -7,7 +7,7 @@ the step it announces, so a crash between any two steps is finished by the sweep
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -98,9 +98,6 @@ class Grant:
     #: The STS session name of the requester on a shared role (IAM Identity Center).
     session_name: str | None = None
 
-    def evolve(self, **changes: object) -> Grant:
-        return replace(self, **changes)  # type: ignore[arg-type]
-
     @property
     def identity(self) -> Identity:
         return Identity.parse(self.principal_arn, self.session_name)
@@ -152,9 +149,6 @@ class Extension:
     approval_channel: str | None = None
     approval_ts: str | None = None
 
-    def evolve(self, **changes: object) -> Extension:
-        return replace(self, **changes)  # type: ignore[arg-type]
-
 
 @dataclass(frozen=True)
 class AuditEvent:
@@ -162,7 +156,7 @@ class AuditEvent:
 
     at: datetime
     actor: str  # Slack user id, or "system"
-    action: str  # e.g. "request.created", "grant.activated", "click.rejected"
+    action: str  # e.g. "request.created", "grant.activated", "click.refused"
     grant_id: str | None = None
     detail: str = ""
 

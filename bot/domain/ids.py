@@ -1,4 +1,4 @@
-"""Short, unguessable ids users can type (`/eks-access revoke k3x9p2`)."""
+"""Short, unguessable ids users can type (`/eks-access revoke k3x9p2mw`)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The policy: who may request which profile, who approves, within which bounds.
 
-Built once from the policy file by `bot.config.load_policy` and passed down; pure values.
+Built once from the policy file by `bot.policy_file.load_policy` and passed down; pure values.
 """
 
 from __future__ import annotations

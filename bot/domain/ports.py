@@ -21,7 +21,8 @@ class Clock(Protocol):
 
 @dataclass(frozen=True)
 class OwnedClusterState:
-    """What the bot owns in one cluster, read with one list call per namespace (plus aws-auth)."""
+    """What the bot owns in one cluster, read with one list call per namespace (plus the
+    identity mappings)."""
 
     bindings: dict[str, set[str]] = field(default_factory=dict)  # namespace -> grant ids
     #: Principal ARNs of the bot's own identity mappings (aws-auth entries or access entries).

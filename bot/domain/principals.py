@@ -1,4 +1,4 @@
-"""IAM principals and the people behind them, as the EKS authenticator sees them (REFERENCE §1-2).
+"""IAM principals and the people behind them, as the EKS authenticator sees them (aws-iam-authenticator and EKS access entries).
 
 A `Principal` is an IAM user or role. An `Identity` is what one person presents: a principal
 and, for a role, the STS session name they sign in with. Many people may share one role (IAM

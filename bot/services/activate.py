@@ -1,4 +1,5 @@
-"""Apply an approved grant to its cluster: aws-auth mapping, then Role/RoleBinding."""
+"""Apply an approved grant to its cluster: the identity mapping (aws-auth entry or access
+entry), then the Role/RoleBinding."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from bot.services.finish_revocation import FinishRevocation
 class ActivateGrant:
     """Drive an `activating` grant to `active`.
 
-    Each step is idempotent and its completion is written down, so running this again after a
-    crash (the sweep does) converges. A permanent failure never leaves half a grant: the grant
+    Each step is idempotent and the grant stays `activating` until both are done, so running
+    this again after a crash (the sweep does) converges. A permanent failure never leaves half a grant: the grant
     goes to `revoking` and everything already applied is removed.
     """
 

@@ -12,8 +12,8 @@ from bot.services.failures import schedule_retry
 class FinishRevocation:
     """Drive a `revoking` grant to `ended`.
 
-    The RoleBinding goes first: RBAC removal takes effect at once. The aws-auth entry goes only
-    when no other grant of the same principal on that cluster still needs it. Deleting what is
+    The RoleBinding goes first: RBAC removal takes effect at once. The identity mapping (the
+    bot's aws-auth entry or access entry) goes only when no other grant of the same principal on that cluster still needs it. Deleting what is
     already gone counts as success. Until both are done the grant stays `revoking` and the sweep
     retries with backoff: the database never says "revoked" while the cluster still grants.
     `again=True` re-runs the cluster cleanup of an ended grant (a late activation step).

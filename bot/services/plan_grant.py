@@ -87,6 +87,8 @@ def _identity_plan(identity: Identity) -> dict[str, Any]:
     out: dict[str, Any] = {"principal": identity.principal.arn}
     if identity.session is not None:
         out["session"] = identity.session
+    if identity.assumed_role_arn is not None:
+        out["signs_in_as"] = identity.assumed_role_arn  # what STS reports for the session
     out["username_unless_already_mapped"] = identity.owned_username
     return out
 

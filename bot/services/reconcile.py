@@ -24,7 +24,8 @@ class ReconcileReport:
 
 
 class ReconcileCluster:
-    """Compare the bot's own objects in one cluster (one list per namespace, one aws-auth read)
+    """Compare the bot's own objects in one cluster (one list per namespace, one read of its
+    identity mappings)
     with the database: re-apply missing pieces of active grants, remove orphans and anything
     whose grant is over. Foreign objects are never listed, so never touched.
 

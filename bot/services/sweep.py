@@ -16,6 +16,10 @@ from bot.services.finish_revocation import FinishRevocation
 
 log = logging.getLogger(__name__)
 
+#: Precise timers are armed for grants expiring this soon: far beyond the sweep interval, so
+#: no expiry falls between two passes without a timer.
+TIMER_HORIZON = timedelta(seconds=30)
+
 
 @dataclass
 class SweepReport:
@@ -35,9 +39,8 @@ class SweepDue:
     (including grants approved on another replica).
     """
 
-    def __init__(self, deps: Deps, *, timer_horizon: timedelta = timedelta(seconds=30)) -> None:
+    def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.timer_horizon = timer_horizon
 
     def execute(self) -> SweepReport:
         deps, report = self.deps, SweepReport()
@@ -81,7 +84,7 @@ class SweepDue:
             if done is not None and extended is not None:
                 deps.notifier.extension_decided(done, extended)
         self._warn(report, now)
-        for grant in store.active_expiring_by(now + self.timer_horizon):
+        for grant in store.active_expiring_by(now + TIMER_HORIZON):
             assert grant.expires_at is not None
             deps.timers.schedule(grant.id, grant.expires_at)
         return report

@@ -114,6 +114,8 @@ def test_plan_shows_the_access_entry_calls_for_one_person_on_a_shared_role(
     assert plan["identity"] == {
         "principal": SSO_ROLE,
         "session": "frank@example.com",
+        "signs_in_as": "arn:aws:sts::111122223333:assumed-role/"
+        "AWSReservedSSO_EKSUsers_0123456789abcdef/frank@example.com",
         "username_unless_already_mapped": f"{prefix}:frank-example.com",
     }
     describe, create = plan["access-entry"]["calls"]

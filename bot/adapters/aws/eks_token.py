@@ -2,7 +2,7 @@
 
 A token is a presigned STS GetCallerIdentity URL that also signs the `x-k8s-aws-id` header
 naming the cluster; the cluster's authenticator replays it to STS to learn who is calling
-(REFERENCE.md §3). Signing is local: nothing is sent to STS here.
+(aws-iam-authenticator, pkg/token). Signing is local: nothing is sent to STS here.
 """
 
 from __future__ import annotations

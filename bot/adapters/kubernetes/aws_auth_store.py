@@ -1,6 +1,6 @@
 """Read-modify-write of `kube-system/aws-auth` that never loses another writer's change.
 
-ConfigMaps accept unconditional updates (REFERENCE §1), and eksctl, Terraform and humans edit
+ConfigMaps accept unconditional updates (no resourceVersion precondition), and eksctl, Terraform and humans edit
 aws-auth too. Every write therefore sends the resourceVersion it read, so a concurrent change
 turns into a 409 instead of being overwritten; on 409 the edit is recomputed from a fresh read.
 The edit itself is the pure `bot.domain.aws_auth` editor, whose functions check every result

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable
 from typing import Protocol
 
 from kubernetes import client
@@ -36,7 +33,6 @@ class KubernetesClusterGateway:
     mapper: where identities are mapped; aws-auth through `api_client` when not given.
     refuse_new_mappings: why the cluster cannot take new mappings (a `mapping` setting its
         authentication mode contradicts); removing the bot's own goes on as usual.
-    sleep, rng: used only between retries after a 409 conflict; tests pass fakes.
     create_aws_auth: whether a missing aws-auth may be created (see `AwsAuthStore`).
     request_timeout: seconds per API call, (connect, read); a hung apiserver becomes a
         TransientError instead of a stuck worker.
@@ -48,12 +44,10 @@ class KubernetesClusterGateway:
         *,
         mapper: IdentityMapper | None = None,
         refuse_new_mappings: PermanentError | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: Callable[[], float] = random.random,
         create_aws_auth: bool = False,
         request_timeout: float | tuple[float, float] = (5.0, 30.0),
     ) -> None:
-        backoff = ConflictBackoff(sleep=sleep, rng=rng)
+        backoff = ConflictBackoff()
         self.mapper = mapper or AwsAuthMapper(
             AwsAuthStore(
                 api_client,

@@ -13,6 +13,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 log = logging.getLogger(__name__)
 
+#: Threads for jobs: the sweep, reconcile and expiry timers may run at once.
+WORKERS = 4
+
 
 class Leader(Protocol):
     def is_leader(self) -> bool: ...
@@ -34,7 +37,6 @@ class Scheduler:
         leader: Leader,
         sweep_interval: float,
         reconcile_interval: float,
-        workers: int = 4,
     ) -> None:
         self.leader = leader
         self.sweep_interval = sweep_interval
@@ -42,7 +44,7 @@ class Scheduler:
         self._aps = BackgroundScheduler(
             timezone=UTC,
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
-            executors={"default": {"type": "threadpool", "max_workers": workers}},
+            executors={"default": {"type": "threadpool", "max_workers": WORKERS}},
         )
         self._expire: Callable[[str], object] | None = None
         self._leading = False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 
 
@@ -24,6 +23,3 @@ class Field(StrEnum):
     REASON_INPUT = "reason_input"
     DURATION_BLOCK = "duration"
     DURATION_INPUT = "duration_input"
-
-
-ACTION_PATTERN = re.compile(r"^eks_access\.")

@@ -13,7 +13,7 @@ from bot.adapters.web.priority import AcksFirst
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def wsgi_app(app: App, healthy: Callable[[], bool], acks: AcksFirst | None = None) -> WsgiApp:
+def wsgi_app(app: App, healthy: Callable[[], bool], acks: AcksFirst) -> WsgiApp:
     slack = SlackRequestHandler(app, path="/slack/events")
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -23,8 +23,6 @@ def wsgi_app(app: App, healthy: Callable[[], bool], acks: AcksFirst | None = Non
                 "200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")]
             )
             return [b"ok\n" if ok else b"database unreachable\n"]
-        if acks is None:
-            return slack(environ, start_response)
         acks.enter()
         try:
             return slack(environ, start_response)  # Bolt answers in full before returning

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -43,8 +45,8 @@ def store(request: pytest.FixtureRequest) -> Iterator[GrantStore]:
     engine.dispose()
 
 
-def pending(grant_id: str = "abcd2345", **changes: object) -> Grant:
-    return Grant(
+def pending(grant_id: str = "abcd2345", **changes: Any) -> Grant:
+    grant = Grant(
         id=grant_id,
         requester="U0ALICE",
         principal_arn="arn:aws:iam::1:user/a",
@@ -56,7 +58,8 @@ def pending(grant_id: str = "abcd2345", **changes: object) -> Grant:
         status=GrantStatus.PENDING,
         created_at=NOW,
         pending_until=NOW + timedelta(hours=4),
-    ).evolve(**changes)
+    )
+    return replace(grant, **changes)
 
 
 def seed(store: GrantStore, *grants: Grant) -> None:
