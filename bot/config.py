@@ -17,8 +17,8 @@ SLACK_API_DEFAULT = "https://slack.com/api/"
 
 @dataclass(frozen=True)
 class SlackSettings:
-    #: SLACK_BOT_TOKEN (xoxb-): the Web API token. Only `serve` needs it; without it the
-    #: operator commands run and the messages they would send are logged instead.
+    #: SLACK_BOT_TOKEN (xoxb-): the Web API token. Only `serve` needs it: the operator
+    #: commands leave the messages they owe in the outbox, for the running bot to send.
     bot_token: str = field(default="", repr=False)
     #: SLACK_SIGNING_SECRET: every HTTP request from Slack is verified with it.
     signing_secret: str = field(default="", repr=False)
@@ -47,6 +47,12 @@ class SchedulerSettings:
     #: EKS_ACCESS_RECONCILE_INTERVAL, seconds (60): between passes that compare each cluster
     #: with the database and repair drift.
     reconcile_interval: float = 60.0
+    #: EKS_ACCESS_DELIVER_INTERVAL, seconds (1): between passes of the outbox worker, which
+    #: sends the Slack messages the bot owes. The longest a message waits once owed.
+    deliver_interval: float = 1.0
+    #: EKS_ACCESS_GIVE_UP_AFTER, seconds (7200): a message Slack has not taken after this long
+    #: (an outage, a rate limit) is given up, with an audit event on its grant.
+    give_up_after: float = 7200.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,10 @@ class Settings:
                 reconcile_interval=_seconds(
                     env, "EKS_ACCESS_RECONCILE_INTERVAL", scheduler.reconcile_interval
                 ),
+                deliver_interval=_seconds(
+                    env, "EKS_ACCESS_DELIVER_INTERVAL", scheduler.deliver_interval
+                ),
+                give_up_after=_seconds(env, "EKS_ACCESS_GIVE_UP_AFTER", scheduler.give_up_after),
             ),
             retry=Retry(
                 lease=timedelta(

@@ -1,8 +1,9 @@
 """The one place that wires everything together.
 
 The core — the policy, the database, the clusters and what every service needs — is built on
-its own, so the operator commands (`sweep`, `audit`, `plan`) run without Slack. `serve` adds
-the scheduler and the Slack app on top.
+its own, so the operator commands (`sweep`, `audit`, `plan`) run without Slack: the messages
+their changes owe wait in the outbox for the running bot. `serve` adds the scheduler, the
+outbox worker and the Slack app on top.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from slack_bolt import App
 from sqlalchemy import Engine
@@ -19,18 +21,18 @@ from bot.adapters.faults import CrashingGateway
 from bot.adapters.scheduling.leader import leader_for
 from bot.adapters.scheduling.scheduler import NoTimers, Scheduler
 from bot.adapters.slack.app import WorkPools, build_app, web_client, work_pool
-from bot.adapters.slack.directory import SlackDirectory
-from bot.adapters.slack.notifier import SlackNotifier
+from bot.adapters.slack.delivery import SlackDelivery
+from bot.adapters.slack.directory import NoDirectory, SlackDirectory
+from bot.adapters.slack.outbox import OutboxWorker
 from bot.adapters.storage import migrate
 from bot.adapters.storage.engine import make_engine
 from bot.adapters.storage.repository import SqlGrantStore
-from bot.adapters.undelivered import NoDirectory, UndeliveredNotifier
 from bot.adapters.web.priority import AcksFirst
 from bot.config import Settings
 from bot.domain.clock import SystemClock
 from bot.domain.errors import EksAccessError
 from bot.domain.policy import Policy
-from bot.domain.ports import Clock, Directory, ExpiryTimers, Notifier
+from bot.domain.ports import Clock, Directory, ExpiryTimers
 from bot.policy_file import load_policy
 from bot.services.deps import Deps
 from bot.services.expire import ExpireGrant
@@ -42,8 +44,9 @@ log = logging.getLogger("eks-access")
 
 @dataclass
 class Core:
-    """Everything the services need, and nothing of Slack's but the messages they send."""
+    """Everything the services need, and nothing of Slack's."""
 
+    settings: Settings
     engine: Engine
     store: SqlGrantStore
     deps: Deps
@@ -70,7 +73,6 @@ def build_core(
     policy: Policy,
     engine: Engine,
     *,
-    notifier: Notifier,
     directory: Directory,
     timers: ExpiryTimers,
 ) -> Core:
@@ -80,13 +82,12 @@ def build_core(
         policy=policy,
         store=store,
         clusters=_clusters(settings, policy, clock),
-        notifier=notifier,
         directory=directory,
         clock=clock,
         timers=timers,
         retry=settings.retry,
     )
-    return Core(engine, store, deps)
+    return Core(settings, engine, store, deps)
 
 
 def _clusters(settings: Settings, policy: Policy, clock: Clock) -> ClusterRegistry:
@@ -99,27 +100,15 @@ def _clusters(settings: Settings, policy: Policy, clock: Clock) -> ClusterRegist
 
 
 def sweep_once(settings: Settings) -> SweepReport:
-    """`eks-access sweep`: one pass now. With SLACK_BOT_TOKEN the messages it owes are sent;
-    without, each is logged as not delivered (the state changes are the same)."""
+    """`eks-access sweep`: one pass now, without Slack. The messages it owes stay in the
+    outbox; the running bot sends them."""
     policy = load_policy(settings.policy_path)
-    if settings.slack.bot_token:
-        notifier: SlackNotifier | UndeliveredNotifier = SlackNotifier(
-            web_client(settings.slack), policy
-        )
-    else:
-        notifier = UndeliveredNotifier()
     core = build_core(
-        settings,
-        policy,
-        open_database(settings),
-        notifier=notifier,
-        directory=NoDirectory(),
-        timers=NoTimers(),
+        settings, policy, open_database(settings), directory=NoDirectory(), timers=NoTimers()
     )
     try:
         return SweepDue(core.deps).execute()
     finally:
-        notifier.close()
         core.close()
 
 
@@ -129,7 +118,7 @@ class Server:
 
     core: Core
     scheduler: Scheduler
-    notifier: SlackNotifier
+    outbox: OutboxWorker
     app: App
     work: WorkPools
     acks: AcksFirst
@@ -148,12 +137,13 @@ class Server:
             expire=lambda grant_id: ExpireGrant(deps).execute(grant_id=grant_id),
             sweep=lambda: SweepDue(deps).execute(),
             reconcile=reconcile_all,
+            deliver=self.outbox.run_once,
+            deliver_interval=self.core.settings.scheduler.deliver_interval,
         )
 
     def close(self) -> None:
         self.work.shutdown()
         self.scheduler.shutdown()
-        self.notifier.close()
         self.core.close()
 
 
@@ -161,15 +151,18 @@ def build_server(settings: Settings) -> Server:
     policy = load_policy(settings.policy_path)
     engine = open_database(settings)
     client = web_client(settings.slack)
-    notifier = SlackNotifier(client, policy)
     scheduler = Scheduler(
         leader=leader_for(engine),
         sweep_interval=settings.scheduler.sweep_interval,
         reconcile_interval=settings.scheduler.reconcile_interval,
     )
     timers: ExpiryTimers = scheduler if settings.scheduler.run else NoTimers()
-    core = build_core(
-        settings, policy, engine, notifier=notifier, directory=SlackDirectory(client), timers=timers
+    core = build_core(settings, policy, engine, directory=SlackDirectory(client), timers=timers)
+    outbox = OutboxWorker(
+        core.store,
+        SlackDelivery(client, policy, core.store),
+        core.deps.clock,
+        give_up_after=timedelta(seconds=settings.scheduler.give_up_after),
     )
     acks = AcksFirst()
     work = WorkPools(
@@ -177,7 +170,7 @@ def build_server(settings: Settings) -> Server:
         decisions=work_pool(4, "decisions"),  # an approval's latency is what users wait on
     )
     app = build_app(settings.slack, client, core.deps, work)
-    return Server(core, scheduler, notifier, app, work, acks)
+    return Server(core, scheduler, outbox, app, work, acks)
 
 
 def freeze_long_lived_objects() -> None:

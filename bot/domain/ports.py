@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Protocol, overload
 
 from bot.domain.grants import AuditEvent, Extension, Grant, GrantRef, MappedIdentity
-from bot.domain.policy import ClusterConfig, Profile
+from bot.domain.notices import Notice
 from bot.domain.principals import Identity, Principal
 from bot.domain.rbac import RbacGrant
 from bot.domain.transitions import ExtensionTransition, GrantTransition
@@ -74,7 +74,9 @@ class GrantStore(Protocol):
     never both win. Reads are named for the decision they serve.
     """
 
-    def add_grant(self, grant: Grant, event: AuditEvent) -> None: ...
+    def add_grant(
+        self, grant: Grant, event: AuditEvent, notices: tuple[Notice, ...] = ()
+    ) -> None: ...
 
     def get_grant(self, grant_id: str) -> Grant | None: ...
 
@@ -131,7 +133,9 @@ class GrantStore(Protocol):
         at once)."""
         ...
 
-    def add_extension(self, extension: Extension, event: AuditEvent) -> None: ...
+    def add_extension(
+        self, extension: Extension, event: AuditEvent, notices: tuple[Notice, ...] = ()
+    ) -> None: ...
 
     def get_extension(self, extension_id: str) -> Extension | None: ...
 
@@ -146,65 +150,6 @@ class GrantStore(Protocol):
         ...
 
     def audit_trail(self, grant_id: str) -> list[AuditEvent]: ...
-
-
-@dataclass(frozen=True)
-class MessageRef:
-    channel: str
-    ts: str
-
-
-@dataclass(frozen=True)
-class ActivationFailed:
-    """An approved grant could not be applied (its `end_detail` says why); nothing stays."""
-
-    grant: Grant
-
-
-@dataclass(frozen=True)
-class StillFailing:
-    """A cluster step keeps failing (the grant's `attempts`); the bot keeps retrying."""
-
-    grant: Grant
-    error: str
-
-
-#: What needs a human, for the alert channel.
-Alert = ActivationFailed | StillFailing
-
-
-class Notifier(Protocol):
-    """Tells people. Implementations retry on their own and never raise: a failed message must
-    not block a revoke."""
-
-    def approval_requested(self, grant: Grant, profile: Profile) -> MessageRef | None: ...
-
-    def approval_updated(self, grant: Grant) -> None:
-        """Replace the buttons of the approval message by the grant's current outcome."""
-        ...
-
-    def grant_active(self, grant: Grant, cluster: ClusterConfig) -> None: ...
-
-    def grant_denied(self, grant: Grant) -> None: ...
-
-    def grant_ended(self, grant: Grant) -> None: ...
-
-    def grant_delayed(self, grant: Grant) -> None:
-        """Approved, but the cluster is not answering yet: the bot keeps trying."""
-        ...
-
-    def request_timed_out(self, grant: Grant) -> None: ...
-
-    def expiry_warning(self, grant: Grant) -> None: ...
-
-    def extension_requested(self, extension: Extension, grant: Grant) -> MessageRef | None: ...
-
-    def extension_decided(self, extension: Extension, grant: Grant) -> None: ...
-
-    def alert(self, alert: Alert) -> None:
-        """Tell the alert channel (the approval channel unless set) that something needs a
-        human."""
-        ...
 
 
 class Directory(Protocol):

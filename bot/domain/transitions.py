@@ -9,8 +9,9 @@
 
 Each function takes the record as read and `now`, and returns what the store needs: the
 states the record may move from (the store's conditional update, so of two clicks, two
-replicas or a retry exactly one wins), the typed fields it sets, and the audit event written
-in the same transaction. Nothing here reads a clock or a database.
+replicas or a retry exactly one wins), the typed fields it sets, the audit event, and the
+notices (messages owed to people) written in the same transaction. Nothing here reads a clock
+or a database.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from bot.domain.grants import (
     MappedIdentity,
     MappedVia,
 )
+from bot.domain.notices import Notice, NoticeKind
 
 
 class GrantChanges(TypedDict, total=False):
@@ -71,6 +73,7 @@ class GrantTransition:
     expect: frozenset[GrantStatus]
     changes: GrantChanges
     event: AuditEvent | None = None
+    notices: tuple[Notice, ...] = ()
 
     def applied_to(self, grant: Grant) -> Grant | None:
         """The grant after this transition, or None when it is in none of the expected states
@@ -86,6 +89,7 @@ class ExtensionTransition:
     expect: frozenset[ExtensionStatus]
     changes: ExtensionChanges
     event: AuditEvent | None = None
+    notices: tuple[Notice, ...] = ()
 
     def applied_to(self, extension: Extension) -> Extension | None:
         if extension.id != self.extension_id or extension.status not in self.expect:
@@ -94,6 +98,25 @@ class ExtensionTransition:
 
 
 _PENDING = frozenset({GrantStatus.PENDING})
+
+
+def _notices(grant_id: str, *kinds: NoticeKind) -> tuple[Notice, ...]:
+    return tuple(Notice(kind, grant_id) for kind in kinds)
+
+
+#: The approval message follows every decision and every end.
+_UPDATED = NoticeKind.APPROVAL_UPDATED
+
+
+def requested(grant: Grant) -> tuple[Notice, ...]:
+    """What a new request owes: its approval message."""
+    return _notices(grant.id, NoticeKind.APPROVAL_REQUESTED)
+
+
+def extension_requested(extension: Extension) -> tuple[Notice, ...]:
+    return (Notice(NoticeKind.EXTENSION_REQUESTED, extension.grant_id, extension.id),)
+
+
 _HOLDING = frozenset({GrantStatus.ACTIVATING, GrantStatus.ACTIVE})
 
 
@@ -117,6 +140,7 @@ def approve(
             "decision_note": note or None,
         },
         AuditEvent(now, actor, "request.approved", grant.id, note),
+        _notices(grant.id, _UPDATED),
     )
 
 
@@ -132,6 +156,7 @@ def deny(grant: Grant, *, actor: str, note: str, now: datetime) -> GrantTransiti
             "decision_note": note or None,
         },
         AuditEvent(now, actor, "request.denied", grant.id, note),
+        _notices(grant.id, _UPDATED, NoticeKind.GRANT_DENIED),
     )
 
 
@@ -142,6 +167,7 @@ def cancel(grant: Grant, *, actor: str, now: datetime) -> GrantTransition:
         _PENDING,
         {"status": GrantStatus.CANCELLED, "ended_at": now, "ended_by": actor},
         AuditEvent(now, actor, "request.cancelled", grant.id),
+        _notices(grant.id, _UPDATED),
     )
 
 
@@ -151,6 +177,7 @@ def time_out(grant: Grant, *, now: datetime) -> GrantTransition:
         _PENDING,
         {"status": GrantStatus.TIMED_OUT, "ended_at": now},
         AuditEvent(now, SYSTEM, "request.timed_out", grant.id),
+        _notices(grant.id, _UPDATED, NoticeKind.REQUEST_TIMED_OUT),
     )
 
 
@@ -187,6 +214,7 @@ def activated(grant: Grant, *, mapped: MappedIdentity, now: datetime) -> GrantTr
             grant.id,
             f"as {mapped.username} until {grant.expires_at.isoformat()}",
         ),
+        _notices(grant.id, _UPDATED, NoticeKind.GRANT_ACTIVE),
     )
 
 
@@ -206,6 +234,7 @@ def abandon(
             "next_attempt_at": now + lease,
         },
         AuditEvent(now, SYSTEM, f"grant.{reason.value}", grant.id, detail),
+        _notices(grant.id, NoticeKind.ACTIVATION_FAILED) if reason is EndReason.FAILED else (),
     )
 
 
@@ -254,20 +283,29 @@ def end(grant: Grant, *, now: datetime) -> GrantTransition:
             grant.id,
             grant.end_reason.value if grant.end_reason else "",
         ),
+        _notices(grant.id, _UPDATED, NoticeKind.GRANT_ENDED),
     )
 
 
 def retry_later(
-    grant: Grant, *, step: str, error: str, now: datetime, retry_at: datetime
+    grant: Grant, *, step: str, error: str, now: datetime, retry_at: datetime, alert_after: int
 ) -> GrantTransition:
     """A cluster step failed transiently: the grant keeps its state (what users see) and
-    records the failure and when the sweep may try again."""
+    records the failure and when the sweep may try again. The requester hears of the first
+    failed activation; the alert channel, once, of the `alert_after`-th failure in a row."""
     error = error[:500]
+    attempts = grant.attempts + 1
+    notices: tuple[Notice, ...] = ()
+    if attempts == 1 and grant.status is GrantStatus.ACTIVATING:
+        notices += _notices(grant.id, NoticeKind.GRANT_DELAYED)
+    if attempts == alert_after:
+        notices += (Notice(NoticeKind.STILL_FAILING, grant.id, detail=error),)
     return GrantTransition(
         grant.id,
         frozenset({grant.status}),
-        {"attempts": grant.attempts + 1, "next_attempt_at": retry_at, "last_error": error},
+        {"attempts": attempts, "next_attempt_at": retry_at, "last_error": error},
         AuditEvent(now, SYSTEM, f"{step}.retry", grant.id, error),
+        notices,
     )
 
 
@@ -277,6 +315,7 @@ def warn(grant: Grant, *, now: datetime) -> GrantTransition:
         frozenset({GrantStatus.ACTIVE}),
         {"warned_at": now},
         AuditEvent(now, SYSTEM, "grant.warned", grant.id),
+        _notices(grant.id, NoticeKind.EXPIRY_WARNING),
     )
 
 
@@ -312,6 +351,7 @@ def decide_extension(
         _EXTENSION_PENDING,
         {"status": status, "decided_by": actor, "decided_at": now, "decision_note": note or None},
         AuditEvent(now, actor, f"extension.{status.value}", extension.grant_id, extension.id),
+        (Notice(NoticeKind.EXTENSION_DECIDED, extension.grant_id, extension.id),),
     )
 
 
@@ -321,6 +361,7 @@ def time_out_extension(extension: Extension, *, now: datetime) -> ExtensionTrans
         _EXTENSION_PENDING,
         {"status": ExtensionStatus.TIMED_OUT, "decided_at": now},
         AuditEvent(now, SYSTEM, "extension.timed_out", extension.grant_id, extension.id),
+        (Notice(NoticeKind.EXTENSION_DECIDED, extension.grant_id, extension.id),),
     )
 
 

@@ -9,7 +9,6 @@ from bot.domain import transitions
 from bot.domain.errors import EksAccessError, PermanentError, TransientError
 from bot.domain.grants import EndReason, Grant, GrantStatus
 from bot.domain.plan import rbac_for_grant
-from bot.domain.ports import ActivationFailed
 from bot.services.deps import Deps
 from bot.services.failures import schedule_retry
 from bot.services.finish_revocation import FinishRevocation
@@ -55,10 +54,6 @@ class ActivateGrant:
         if active is None:
             return self._lost_race(grant.id)
         deps.timers.schedule(active.id, grant.expires_at)
-        deps.notifier.approval_updated(active)
-        deps.notifier.grant_active(
-            active, deps.policy.cluster(active.cluster) or deps.policy.default_cluster
-        )
         return active
 
     def _abandon(self, grant: Grant, reason: EndReason, detail: str, now: datetime) -> Grant:
@@ -70,8 +65,6 @@ class ActivateGrant:
         )
         if failing is None:
             return self._lost_race(grant.id)
-        if reason is EndReason.FAILED:
-            deps.notifier.alert(ActivationFailed(failing))
         return FinishRevocation(deps).execute(grant_id=grant.id)
 
     def _lost_race(self, grant_id: str) -> Grant:

@@ -41,8 +41,5 @@ class DecideRequest:
             latest = deps.grant_or_fail(grant.id)
             raise AlreadyDecided(grant.id, latest.status, latest.decided_by)
         if approve:
-            deps.notifier.approval_updated(decided)
             return ActivateGrant(deps).execute(grant_id=grant.id, grant=decided)
-        deps.notifier.approval_updated(decided)
-        deps.notifier.grant_denied(decided)
         return decided

@@ -41,5 +41,4 @@ class DecideExtension:
             raise AlreadyDecided(None, latest.status, latest.decided_by)
         if approve:
             grant = apply_extension(deps, grant, extension.duration, actor=actor, now=now)
-        deps.notifier.extension_decided(decided, grant)
         return decided

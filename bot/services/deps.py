@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from bot.domain.grants import Grant
 from bot.domain.ids import new_id
 from bot.domain.policy import Policy, Profile, group_ids, names_member
-from bot.domain.ports import Clock, Clusters, Directory, ExpiryTimers, GrantStore, Notifier
+from bot.domain.ports import Clock, Clusters, Directory, ExpiryTimers, GrantStore
 from bot.domain.refusals import NoSuchRequest, ProfileGone
 from bot.domain.retry import Retry
 
@@ -18,7 +18,6 @@ class Deps:
     policy: Policy
     store: GrantStore
     clusters: Clusters
-    notifier: Notifier
     directory: Directory
     clock: Clock
     timers: ExpiryTimers

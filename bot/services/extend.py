@@ -62,11 +62,8 @@ class RequestExtension:
                 grant.id,
                 f"{extension.id} +{format_duration(duration)}",
             ),
+            transitions.extension_requested(extension),
         )
-        ref = deps.notifier.extension_requested(extension, grant)
-        if ref is not None:
-            noted = transitions.note_extension_message(extension, channel=ref.channel, ts=ref.ts)
-            extension = deps.store.apply(noted) or extension
         return extension
 
 

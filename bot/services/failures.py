@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain import transitions
-from bot.domain.grants import Grant, GrantStatus
-from bot.domain.ports import StillFailing
+from bot.domain.grants import Grant
 from bot.services.deps import Deps
 
 
@@ -18,13 +17,15 @@ def schedule_retry(
     The grant keeps its state (activating/revoking), which is what users and approvers see;
     the alert channel hears of it once, when the failures reach the threshold.
     """
-    attempts = grant.attempts + 1
-    retry_at = now + deps.retry.delay(attempts)
+    retry_at = now + deps.retry.delay(grant.attempts + 1)
     updated = deps.store.apply(
-        transitions.retry_later(grant, step=step, error=str(error), now=now, retry_at=retry_at)
+        transitions.retry_later(
+            grant,
+            step=step,
+            error=str(error),
+            now=now,
+            retry_at=retry_at,
+            alert_after=deps.retry.alert_after,
+        )
     )
-    if attempts == 1 and grant.status is GrantStatus.ACTIVATING and updated is not None:
-        deps.notifier.grant_delayed(updated)
-    if attempts == deps.retry.alert_after:
-        deps.notifier.alert(StillFailing(updated or grant, str(error)))
     return updated or grant

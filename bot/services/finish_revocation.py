@@ -44,8 +44,6 @@ class FinishRevocation:
         if ended is None:
             return deps.grant_or_fail(grant.id)
         deps.timers.cancel(grant.id)
-        deps.notifier.approval_updated(ended)
-        deps.notifier.grant_ended(ended)
         return ended
 
     def _mapping_still_needed(self, grant: Grant) -> bool:

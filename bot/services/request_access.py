@@ -30,8 +30,9 @@ from bot.services.deps import Deps
 class RequestAccess:
     """Validates a grant request against the policy and stores it as pending.
 
-    Nothing is stored unless every check passes. The approval message is posted after the
-    row is committed, so a click can never name a request the database does not know.
+    Nothing is stored unless every check passes. The approval message is owed in the same
+    transaction as the row, and posted from the outbox once it is committed, so a click can
+    never name a request the database does not know.
     """
 
     def __init__(self, deps: Deps) -> None:
@@ -74,11 +75,8 @@ class RequestAccess:
                 grant.id,
                 f"{profile.name} {format_duration(grant.duration)} ns={namespace}",
             ),
+            transitions.requested(grant),
         )
-        ref = deps.notifier.approval_requested(grant, profile)
-        if ref is not None:
-            noted = transitions.note_approval_message(grant, channel=ref.channel, ts=ref.ts)
-            grant = deps.store.apply(noted) or grant
         return grant
 
 

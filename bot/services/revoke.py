@@ -31,7 +31,6 @@ class RevokeGrant:
         if grant.status is GrantStatus.PENDING:
             cancelled = deps.store.apply(transitions.cancel(grant, actor=actor, now=now))
             if cancelled is not None:
-                deps.notifier.approval_updated(cancelled)
                 return cancelled
             grant = deps.grant_or_fail(grant.id)
         if grant.status not in (GrantStatus.ACTIVATING, GrantStatus.ACTIVE):

@@ -76,13 +76,8 @@ class SweepDue:
             timed_out = store.apply(transitions.time_out(grant, now=now))
             if timed_out is not None:
                 report.timed_out += 1
-                deps.notifier.approval_updated(timed_out)
-                deps.notifier.request_timed_out(timed_out)
         for ext in store.extensions_past_deadline(now):
-            done = store.apply(transitions.time_out_extension(ext, now=now))
-            extended = store.get_grant(ext.grant_id)
-            if done is not None and extended is not None:
-                deps.notifier.extension_decided(done, extended)
+            store.apply(transitions.time_out_extension(ext, now=now))
         self._warn(report, now)
         for grant in store.active_expiring_by(now + TIMER_HORIZON):
             assert grant.expires_at is not None
@@ -101,7 +96,6 @@ class SweepDue:
             warned = deps.store.apply(transitions.warn(grant, now=now))
             if warned is not None:
                 report.warned += 1
-                deps.notifier.expiry_warning(warned)
 
     @staticmethod
     def _step(

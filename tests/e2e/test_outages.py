@@ -118,3 +118,34 @@ def test_database_down_gives_a_clear_message_and_writes_nothing(
         assert "no pending requests" in ask(bot, ALICE, "list")
     finally:
         proxy.close()
+
+
+def test_a_message_owed_when_the_bot_is_killed_arrives_once_after_restart(
+    kube_env, aws_auth_reset, sqlite_url: str, make_bot
+) -> None:
+    """The approval message is owed in the request's own transaction: a kill -9 before Slack
+    took it loses nothing, and the next process sends it once."""
+    bot = make_bot(sqlite_url)
+    stub = bot.stub
+    bot.start()
+    stub.fail("chat.postMessage", 10_000, status=503, error="service_unavailable")
+    ask(bot, ALICE, "grant pods-read 1h ns=default")
+    grant_id = request_id(bot)
+    stub.wait_for(lambda: stub.of("chat.postMessage"), what="a first try while Slack fails")
+    bot.kill()  # SIGKILL, with the message still owed
+    stub.failures["chat.postMessage"] = []  # Slack answers again
+    tried = len(stub.calls)
+    again = make_bot(sqlite_url, stub=stub, name="again")
+    again.start()
+
+    def approval_messages() -> list[str]:
+        return [
+            str(c.args.get("text"))
+            for c in stub.calls[tried:]
+            if c.method == "chat.postMessage" and c.args.get("channel") == "C0APPROVALS"
+        ]
+
+    stub.wait_for(approval_messages, timeout=30, what="the approval message after the restart")
+    time.sleep(3)  # a few more outbox passes: nothing is sent twice
+    assert len(approval_messages()) == 1, approval_messages()
+    assert grant_id in str(stub.of("chat.postMessage")[-1].args.get("blocks"))

@@ -26,7 +26,7 @@ from bot.services.reconcile import ReconcileCluster
 from bot.services.request_access import RequestAccess
 from bot.services.revoke import RevokeGrant
 from tests.e2e.conftest import e2e_policy
-from tests.services.fakes import FakeDirectory, FakeNotifier, FakeTimers
+from tests.services.fakes import FakeDirectory, FakeTimers
 from tests.support.kube_objects import data_of, name_of
 
 pytestmark = [pytest.mark.kube]
@@ -75,7 +75,6 @@ def deps(kube_env, aws_auth_reset, sqlite_url: str) -> Iterator[Deps]:
         policy=parse_policy(policy_doc),
         store=SqlGrantStore(engine),
         clusters=Clusters(gateway),
-        notifier=FakeNotifier(),
         directory=FakeDirectory(),
         clock=SystemClock(),
         timers=FakeTimers(),

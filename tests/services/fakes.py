@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, overload
 
 from bot.domain.errors import TransientError
@@ -21,8 +21,9 @@ from bot.domain.grants import (
     MappedIdentity,
     MappedVia,
 )
+from bot.domain.notices import Notice, OwedNotice
 from bot.domain.policy import ClusterConfig, Profile
-from bot.domain.ports import Alert, MessageRef, OwnedClusterState
+from bot.domain.ports import OwnedClusterState
 from bot.domain.principals import Identity, Principal
 from bot.domain.rbac import RbacGrant
 from bot.domain.retry import Retry
@@ -40,12 +41,16 @@ class FakeStore:
         self.grants: dict[str, Grant] = {}
         self.extensions: dict[str, Extension] = {}
         self.events: list[AuditEvent] = []
+        #: Every notice owed, in order, and which of them were delivered (by `delivered`).
+        self.notices: list[Notice] = []
+        self.delivered_ids: set[int] = set()
         self.lock = threading.Lock()
 
-    def add_grant(self, grant: Grant, event: AuditEvent) -> None:
+    def add_grant(self, grant: Grant, event: AuditEvent, notices: tuple[Notice, ...] = ()) -> None:
         with self.lock:
             self.grants[grant.id] = grant
             self.events.append(event)
+            self.notices.extend(notices)
 
     def get_grant(self, grant_id: str) -> Grant | None:
         return self.grants.get(grant_id)
@@ -74,6 +79,8 @@ class FakeStore:
                     self.extensions[after.id] = after
             if after is not None and transition.event is not None:
                 self.events.append(transition.event)
+            if after is not None:
+                self.notices.extend(transition.notices)
             return after
 
     def _grants(self, *statuses: GrantStatus, when: Callable[[Grant], bool]) -> list[Grant]:
@@ -128,10 +135,13 @@ class FakeStore:
             for g in self._grants(*HOLDS_ACCESS, when=lambda g: g.cluster == cluster)
         ]
 
-    def add_extension(self, extension: Extension, event: AuditEvent) -> None:
+    def add_extension(
+        self, extension: Extension, event: AuditEvent, notices: tuple[Notice, ...] = ()
+    ) -> None:
         with self.lock:
             self.extensions[extension.id] = extension
             self.events.append(event)
+            self.notices.extend(notices)
 
     def get_extension(self, extension_id: str) -> Extension | None:
         return self.extensions.get(extension_id)
@@ -154,6 +164,18 @@ class FakeStore:
 
     def actions(self) -> list[str]:
         return [e.action for e in self.events]
+
+    def owed(self, *, limit: int) -> list[OwedNotice]:
+        at = datetime.min.replace(tzinfo=UTC)
+        owed = [
+            OwedNotice(i, n, 0, at, at)
+            for i, n in enumerate(self.notices, 1)
+            if i not in self.delivered_ids
+        ]
+        return owed[:limit]
+
+    def delivered(self, notice_id: int, now: datetime) -> None:
+        self.delivered_ids.add(notice_id)
 
 
 def _by(at: datetime | None, limit: datetime) -> bool:
@@ -217,54 +239,18 @@ class FakeClusters:
         return self.clusters.setdefault(name, FakeCluster())
 
 
-class FakeNotifier:
-    """Records each message the services ask for, by the port's method name."""
+class NoticeLog:
+    """What the services owed people, read from the fake store's outbox by kind."""
 
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, tuple[object, ...]]] = []
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
 
-    def _record(self, name: str, *args: object) -> None:
-        self.sent.append((name, args))
-
-    def _posted(self, name: str, *args: object) -> MessageRef:
-        self._record(name, *args)
-        return MessageRef("C0APPROVALS", f"{len(self.sent)}.0001")
-
-    def approval_requested(self, grant: Grant, profile: Profile) -> MessageRef | None:
-        return self._posted("approval_requested", grant, profile)
-
-    def approval_updated(self, grant: Grant) -> None:
-        self._record("approval_updated", grant)
-
-    def grant_active(self, grant: Grant, cluster: ClusterConfig) -> None:
-        self._record("grant_active", grant, cluster)
-
-    def grant_denied(self, grant: Grant) -> None:
-        self._record("grant_denied", grant)
-
-    def grant_ended(self, grant: Grant) -> None:
-        self._record("grant_ended", grant)
-
-    def grant_delayed(self, grant: Grant) -> None:
-        self._record("grant_delayed", grant)
-
-    def request_timed_out(self, grant: Grant) -> None:
-        self._record("request_timed_out", grant)
-
-    def expiry_warning(self, grant: Grant) -> None:
-        self._record("expiry_warning", grant)
-
-    def extension_requested(self, extension: Extension, grant: Grant) -> MessageRef | None:
-        return self._posted("extension_requested", extension, grant)
-
-    def extension_decided(self, extension: Extension, grant: Grant) -> None:
-        self._record("extension_decided", extension, grant)
-
-    def alert(self, alert: Alert) -> None:
-        self._record("alert", alert)
+    @property
+    def sent(self) -> list[Notice]:
+        return list(self.store.notices)
 
     def names(self) -> list[str]:
-        return [n for n, _ in self.sent]
+        return [str(n.kind) for n in self.store.notices]
 
 
 class FakeDirectory:
@@ -337,10 +323,13 @@ class FakeDeps(Deps):
 
     store: FakeStore
     clusters: FakeClusters
-    notifier: FakeNotifier
     directory: FakeDirectory
     clock: FakeClock
     timers: FakeTimers
+
+    @property
+    def notifier(self) -> NoticeLog:
+        return NoticeLog(self.store)
 
 
 def make_deps(**overrides: Any) -> FakeDeps:
@@ -349,7 +338,6 @@ def make_deps(**overrides: Any) -> FakeDeps:
         "policy": parse_policy(POLICY),
         "store": FakeStore(),
         "clusters": FakeClusters(),
-        "notifier": FakeNotifier(),
         "directory": FakeDirectory({"S0ONCALL": {"U0ERIN"}}),
         "clock": FakeClock(),
         "timers": FakeTimers(),

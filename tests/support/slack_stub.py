@@ -31,6 +31,10 @@ class SlackStub:
         #: users.info answers: Slack user id -> profile email (users:read.email).
         self.emails: dict[str, str] = {}
         self.failures: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        #: While true, every Web API method answers 503 (an outage; response_urls still work).
+        self.down = False
+        #: The Retry-After header of a `ratelimited` answer, in seconds.
+        self.retry_after = "0"
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
         stub = self
@@ -59,7 +63,7 @@ class SlackStub:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 if body.get("error") == "ratelimited":
-                    self.send_header("Retry-After", "0")
+                    self.send_header("Retry-After", stub.retry_after)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -98,6 +102,8 @@ class SlackStub:
             queued = self.failures.get(method)
             if queued:
                 return queued.pop(0)
+            if self.down and not method.startswith("response/") and method != "auth.test":
+                return 503, {"ok": False, "error": "service_unavailable"}
         if method.startswith("response/"):
             return 200, {"ok": True}
         if method == "auth.test":

@@ -1,4 +1,5 @@
-"""APScheduler jobs that only call services: the sweep, reconcile, and precise expiry timers."""
+"""APScheduler jobs that only call services: the sweep, reconcile, precise expiry timers, and
+the outbox's deliveries."""
 
 from __future__ import annotations
 
@@ -55,6 +56,8 @@ class Scheduler:
         expire: Callable[[str], object],
         sweep: Callable[[], object],
         reconcile: Callable[[], object],
+        deliver: Callable[[], object],
+        deliver_interval: float = 1.0,
     ) -> None:
         self._expire = expire
         now = datetime.now(UTC)
@@ -71,6 +74,13 @@ class Scheduler:
             seconds=self.reconcile_interval,
             id="reconcile",
             next_run_time=now + timedelta(seconds=min(5.0, self.reconcile_interval)),
+        )
+        self._aps.add_job(
+            self._leading_only(deliver),
+            "interval",
+            seconds=deliver_interval,
+            id="deliver",
+            next_run_time=now,
         )
         self._aps.start()
 

@@ -10,11 +10,6 @@ from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 
 from bot.adapters.slack import actions, commands
 from bot.config import SlackSettings
@@ -25,16 +20,9 @@ log = logging.getLogger(__name__)
 
 def web_client(settings: SlackSettings) -> WebClient:
     base = settings.api_url if settings.api_url.endswith("/") else settings.api_url + "/"
-    return WebClient(
-        token=settings.bot_token,
-        base_url=base,
-        timeout=10,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=2),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
-    )
+    # No retry handlers: the outbox worker is the one retry layer for messages, and an
+    # interactive call (views.open) must answer within its trigger's 3 s or not at all.
+    return WebClient(token=settings.bot_token, base_url=base, timeout=10, retry_handlers=[])
 
 
 def build_app(settings: SlackSettings, client: WebClient, deps: Deps, work: WorkPools) -> App:

@@ -57,3 +57,14 @@ class SlackDirectory:
         with self._lock:
             self._cache[group] = (now, members)
         return members
+
+
+class NoDirectory:
+    """For operator commands, which run without Slack: nobody's groups or email can be read,
+    so every check that needs them fails closed."""
+
+    def groups_of(self, user_id: str, candidates: tuple[str, ...]) -> frozenset[str]:
+        return frozenset()
+
+    def email_of(self, user_id: str) -> str | None:
+        return None

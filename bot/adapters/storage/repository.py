@@ -9,8 +9,10 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Engine,
     RowMapping,
+    func,
     insert,
     or_,
     select,
@@ -19,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from bot.adapters.storage.tables import audit_events, extensions, grants
+from bot.adapters.storage.tables import audit_events, extensions, grants, outbox
 from bot.domain.errors import TransientError
 from bot.domain.grants import (
     HOLDS_ACCESS,
@@ -33,6 +35,7 @@ from bot.domain.grants import (
     GrantStatus,
     MappedVia,
 )
+from bot.domain.notices import Notice, NoticeKind, OwedNotice
 from bot.domain.transitions import ExtensionTransition, GrantTransition
 
 P = ParamSpec("P")
@@ -124,10 +127,11 @@ class SqlGrantStore:
             conn.execute(text("SELECT 1"))
 
     @_db_errors
-    def add_grant(self, grant: Grant, event: AuditEvent) -> None:
+    def add_grant(self, grant: Grant, event: AuditEvent, notices: tuple[Notice, ...] = ()) -> None:
         with self.engine.begin() as conn:
             conn.execute(insert(grants).values(_to_row(grant.__dict__)))
             conn.execute(insert(audit_events).values(_event_row(event)))
+            _owe(conn, notices, event.at)
 
     @_db_errors
     def get_grant(self, grant_id: str) -> Grant | None:
@@ -168,13 +172,19 @@ class SqlGrantStore:
                 return None
             if transition.event is not None:
                 conn.execute(insert(audit_events).values(_event_row(transition.event)))
+                _owe(conn, transition.notices, transition.event.at)
+            elif transition.notices:
+                raise ValueError("a transition that owes messages must carry its audit event")
         return build(row)
 
     @_db_errors
-    def add_extension(self, extension: Extension, event: AuditEvent) -> None:
+    def add_extension(
+        self, extension: Extension, event: AuditEvent, notices: tuple[Notice, ...] = ()
+    ) -> None:
         with self.engine.begin() as conn:
             conn.execute(insert(extensions).values(_to_row(extension.__dict__)))
             conn.execute(insert(audit_events).values(_event_row(event)))
+            _owe(conn, notices, event.at)
 
     @_db_errors
     def get_extension(self, extension_id: str) -> Extension | None:
@@ -294,3 +304,74 @@ class SqlGrantStore:
         query = select(audit_events).where(c.grant_id == grant_id).order_by(c.id)
         with self._reads.connect() as conn:
             return [_event(r) for r in conn.execute(query).mappings()]
+
+    # -- the outbox ------------------------------------------------------------------------
+
+    @_db_errors
+    def owed(self, *, limit: int) -> list[OwedNotice]:
+        """Undelivered notices, oldest first."""
+        c = outbox.c
+        query = (
+            select(outbox)
+            .where(c.delivered_at.is_(None), c.given_up_at.is_(None))
+            .order_by(c.id)
+            .limit(limit)
+        )
+        with self._reads.connect() as conn:
+            return [_owed(r) for r in conn.execute(query).mappings()]
+
+    @_db_errors
+    def owed_count(self) -> int:
+        c = outbox.c
+        query = select(func.count()).where(c.delivered_at.is_(None), c.given_up_at.is_(None))
+        with self._reads.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    @_db_errors
+    def delivered(self, notice_id: int, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == notice_id).values(delivered_at=now))
+
+    @_db_errors
+    def retry_notice(self, notice_id: int, *, at: datetime, error: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id == notice_id)
+                .values(due_at=at, attempts=outbox.c.attempts + 1, last_error=error[:500])
+            )
+
+    @_db_errors
+    def give_up_notice(self, notice_id: int, event: AuditEvent) -> None:
+        """No more tries: recorded on the row and in the grant's audit trail, together."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id == notice_id)
+                .values(given_up_at=event.at, last_error=event.detail[:500])
+            )
+            conn.execute(insert(audit_events).values(_event_row(event)))
+
+
+def _owe(conn: Connection, notices: tuple[Notice, ...], now: datetime) -> None:
+    if notices:
+        conn.execute(
+            insert(outbox),
+            [
+                {
+                    "kind": str(n.kind),
+                    "grant_id": n.grant_id,
+                    "extension_id": n.extension_id,
+                    "detail": n.detail,
+                    "created_at": now,
+                    "due_at": now,
+                    "attempts": 0,
+                }
+                for n in notices
+            ],
+        )
+
+
+def _owed(row: RowMapping) -> OwedNotice:
+    notice = Notice(NoticeKind(row["kind"]), row["grant_id"], row["extension_id"], row["detail"])
+    return OwedNotice(row["id"], notice, row["attempts"], row["created_at"], row["due_at"])

@@ -117,3 +117,25 @@ audit_events = Table(
     Column("grant_id", String(16), index=True),
     Column("detail", Text, nullable=False, default=""),
 )
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    #: bot.domain.notices.NoticeKind
+    Column("kind", String(32), nullable=False),
+    Column("grant_id", String(16), nullable=False),
+    Column("extension_id", String(16)),
+    Column("detail", Text, nullable=False, default=""),
+    _ts("created_at", nullable=False),
+    #: When the worker may try (again); the order of delivery is the order of ids, per grant.
+    _ts("due_at", nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    #: Set once Slack took it (delivered) or the bot gave up on it; owed while both are null.
+    _ts("delivered_at"),
+    _ts("given_up_at"),
+    Index(None, "delivered_at", "given_up_at", "due_at"),
+)

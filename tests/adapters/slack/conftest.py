@@ -18,9 +18,10 @@ from slack_bolt.request import BoltRequest
 
 from bot.adapters.scheduling.scheduler import NoTimers
 from bot.adapters.slack.app import WorkPools, build_app, web_client
+from bot.adapters.slack.delivery import SlackDelivery
 from bot.adapters.slack.directory import SlackDirectory
 from bot.adapters.slack.ids import Action
-from bot.adapters.slack.notifier import SlackNotifier
+from bot.adapters.slack.outbox import OutboxWorker
 from bot.adapters.storage.repository import SqlGrantStore
 from bot.config import SlackSettings
 from bot.domain.grants import Grant, GrantStatus, MappedIdentity, MappedVia
@@ -124,13 +125,17 @@ class AppliedCluster:
 class InProcessSender(SlackSender):
     """Slack's payloads, signed as Slack signs them, dispatched to the app in this process."""
 
-    def __init__(self, app: App, stub: SlackStub) -> None:
+    def __init__(self, app: App, stub: SlackStub, outbox: OutboxWorker) -> None:
         super().__init__("in-process", stub)
         self.app = app
+        self.outbox = outbox
 
     def deliver(self, body: str, headers: dict[str, str], timeout: float) -> tuple[int, str]:
         # A copy: Bolt types the headers as a dict of str | Sequence[str].
         response = self.app.dispatch(BoltRequest(body=body, headers=dict(headers)))
+        # What the running bot's outbox worker sends within a second, sent now.
+        while self.outbox.run_once():
+            pass
         return response.status, response.body
 
 
@@ -139,7 +144,6 @@ class Scenario:
     stub: SlackStub
     slack: InProcessSender
     store: SqlGrantStore
-    notifier: SlackNotifier
     cluster: AppliedCluster
     ids: Ids
 
@@ -151,8 +155,7 @@ class Scenario:
         return str(replies[0].args["text"])
 
     def posted(self, method: str = "chat.postMessage", channel: str | None = None) -> list[str]:
-        """What the bot wrote through `method`, as people read it, once its queue is sent."""
-        self.notifier.flush()
+        """What the bot wrote through `method`, as people read it."""
         return self.stub.texts(method, channel)
 
     def grant(self, grant_id: str) -> Grant:
@@ -187,16 +190,15 @@ def scenario(store: SqlGrantStore) -> Iterator[Scenario]:
     settings = SlackSettings(bot_token="xoxb-test", signing_secret=SIGNING_SECRET, api_url=stub.url)
     client = web_client(settings)
     policy = parse_policy(POLICY)
-    notifier = SlackNotifier(client, policy, attempts=1)
+    clock = FakeClock()
     cluster = AppliedCluster()
     ids = Ids()
     deps = Deps(
         policy=policy,
         store=store,
         clusters=cluster,
-        notifier=notifier,
         directory=SlackDirectory(client),
-        clock=FakeClock(),
+        clock=clock,
         timers=NoTimers(),
         new_id=ids,
     )
@@ -205,7 +207,7 @@ def scenario(store: SqlGrantStore) -> Iterator[Scenario]:
     # Bolt runs a listener on its own pool and answers Slack as soon as it acks; inline, the
     # listener finishes (ack, then the work) before dispatch returns.
     app.listener_runner.listener_executor = work
-    yield Scenario(stub, InProcessSender(app, stub), store, notifier, cluster, ids)
-    notifier.close()
+    outbox = OutboxWorker(store, SlackDelivery(client, policy, store), clock)
+    yield Scenario(stub, InProcessSender(app, stub, outbox), store, cluster, ids)
     stub.close()
     assert work.failures == []

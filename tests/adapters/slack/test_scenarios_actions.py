@@ -38,9 +38,9 @@ def test_approve_activates_and_tells_the_approver_the_channel_and_the_requester(
     summary = (
         f"*<@U0ALICE>* requests *pods-read* on `dev` in `default` for *2h* (request `{grant.id}`)"
     )
+    # The message shows the grant as it is when the update is sent: the "activating" update
+    # owed at approval is superseded by the "active" one owed right after it.
     assert scenario.posted("chat.update") == [
-        f"Request {grant.id}: activating\n{summary}\n"
-        ":gear: Approved by <@U0CAROL> · applying to the cluster",
         f"Request {grant.id}: active\n{summary}\n"
         f":white_check_mark: Approved by <@U0CAROL> · active until {ACTIVE_UNTIL}",
     ]
@@ -81,7 +81,7 @@ def test_the_second_approval_is_told_who_approved_first(scenario: Scenario) -> N
     assert scenario.answer("second") == (
         f":warning: Request `{grant.id}` was already approved by <@U0CAROL>."
     )
-    assert len(scenario.posted("chat.update")) == 2  # activating, active: the first click's
+    assert len(scenario.posted("chat.update")) == 1  # active: the first click's
 
 
 def test_deny_opens_the_reason_dialog_for_that_request(scenario: Scenario) -> None:

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -26,15 +26,25 @@ from bot.domain.grants import (
     MappedIdentity,
     MappedVia,
 )
+from bot.domain.notices import NoticeKind, OwedNotice
 from bot.domain.ports import GrantStore
+from bot.domain.transitions import requested
 from tests.services.fakes import FakeStore
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
 
 
+class WithOutbox(GrantStore, Protocol):
+    """The store, and the outbox the worker reads."""
+
+    def owed(self, *, limit: int) -> list[OwedNotice]: ...
+
+    def delivered(self, notice_id: int, now: datetime) -> None: ...
+
+
 @pytest.fixture(params=["fake", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest) -> Iterator[GrantStore]:
+def store(request: pytest.FixtureRequest) -> Iterator[WithOutbox]:
     if request.param == "fake":
         yield FakeStore()
         return
@@ -123,7 +133,7 @@ def test_the_whole_life_of_a_grant(store: GrantStore) -> None:
     assert grant is not None and grant.end_reason is EndReason.REVOKED
     failing = store.apply(
         transitions.retry_later(
-            grant, step="revoke", error="x" * 900, now=later, retry_at=later + LEASE
+            grant, step="revoke", error="x" * 900, now=later, retry_at=later + LEASE, alert_after=3
         )
     )
     assert failing is not None and failing.attempts == 1 and len(failing.last_error or "") == 500
@@ -206,3 +216,22 @@ def test_extensions(store: GrantStore) -> None:
     assert store.apply(decide) is None
     assert store.pending_extension_of(active.id) is None
     assert store.get_extension("ext23456") == timed_out
+
+
+def test_messages_owed_are_written_with_the_change_that_owes_them(store: WithOutbox) -> None:
+    grant = pending()
+    store.add_grant(
+        grant, AuditEvent(NOW, "U0ALICE", "request.created", grant.id), requested(grant)
+    )
+    assert store.apply(transitions.deny(grant, actor="U0CAROL", note="", now=NOW)) is not None
+    # A transition that loses writes nothing, so owes nothing.
+    assert store.apply(transitions.deny(grant, actor="U0CAROL", note="", now=NOW)) is None
+    owed = [o.notice for o in store.owed(limit=10)]
+    assert [(n.kind, n.grant_id) for n in owed] == [
+        (NoticeKind.APPROVAL_REQUESTED, grant.id),
+        (NoticeKind.APPROVAL_UPDATED, grant.id),
+        (NoticeKind.GRANT_DENIED, grant.id),
+    ]
+    first = store.owed(limit=10)[0]
+    store.delivered(first.id, NOW)
+    assert store.owed(limit=10)[0].notice.kind is NoticeKind.APPROVAL_UPDATED

@@ -1,0 +1,53 @@
+"""What the bot owes people after a state change: one row per message, written in the same
+transaction as the change, and delivered by the outbox worker (at least once, in order per
+grant, until Slack takes it or the bot gives up and records why).
+
+A notice names what happened, not how it reads: the Slack adapter renders it from the grant
+(and extension) as they are when it is delivered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class NoticeKind(StrEnum):
+    #: The approval message with its buttons, in the profile's approval channel.
+    APPROVAL_REQUESTED = "approval_requested"
+    #: The approval message shows the request's current state (buttons gone once decided).
+    APPROVAL_UPDATED = "approval_updated"
+    GRANT_ACTIVE = "grant_active"
+    GRANT_DENIED = "grant_denied"
+    GRANT_ENDED = "grant_ended"
+    #: Approved, but the cluster is not answering yet: the bot keeps trying.
+    GRANT_DELAYED = "grant_delayed"
+    REQUEST_TIMED_OUT = "request_timed_out"
+    EXPIRY_WARNING = "expiry_warning"
+    EXTENSION_REQUESTED = "extension_requested"
+    EXTENSION_DECIDED = "extension_decided"
+    #: Alerts, for the alert channel: an approved grant could not be applied…
+    ACTIVATION_FAILED = "activation_failed"
+    #: …or a cluster step keeps failing (`detail`: the last error).
+    STILL_FAILING = "still_failing"
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: NoticeKind
+    grant_id: str
+    extension_id: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class OwedNotice:
+    """A notice waiting in the outbox."""
+
+    id: int
+    notice: Notice
+    attempts: int
+    created_at: datetime
+    #: When the worker may try it (again).
+    due_at: datetime
