@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import signal
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -141,9 +143,11 @@ class Server:
             deliver_interval=self.core.settings.scheduler.deliver_interval,
         )
 
-    def close(self) -> None:
-        self.work.shutdown()
-        self.scheduler.shutdown()
+    def stop(self, grace: float) -> None:
+        """Finish what is in flight within `grace` seconds, then let go of everything."""
+        deadline = time.monotonic() + grace
+        self.work.drain(deadline)  # answers and decisions started before the stop
+        self.scheduler.shutdown(deadline)  # the jobs running now, then the lock
         self.core.close()
 
 
@@ -183,31 +187,57 @@ def freeze_long_lived_objects() -> None:
     gc.freeze()
 
 
+#: The longest a stopping process finishes what is in flight (Kubernetes' default grace is 30 s).
+STOP_GRACE = 10.0
+
+
 def serve(settings: Settings) -> None:
-    """Run until killed. Nothing depends on a clean shutdown: state lives in the database."""
+    """Run until SIGTERM or SIGINT (Kubernetes, Heroku, App Engine, Ctrl-C), then stop cleanly:
+    stop taking requests, finish what is in flight (at most STOP_GRACE seconds), release the
+    scheduler lock so another replica takes over at its next tick, and return. Nothing depends
+    on a clean stop, though: state lives in the database, and a kill -9 converges too."""
     server = build_server(settings)
     freeze_long_lived_objects()
     if settings.scheduler.run:
         server.start_scheduler()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _stop)
     try:
         if settings.slack.app_token:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             log.info("eks-access connecting to Slack by Socket Mode")
-            SocketModeHandler(server.app, settings.slack.app_token).start()
+            socket_mode = SocketModeHandler(server.app, settings.slack.app_token)
+            try:
+                socket_mode.start()
+            except SystemExit:
+                pass
+            finally:
+                socket_mode.close()
         else:
-            from waitress import serve as waitress_serve
+            from waitress import create_server
 
             from bot.adapters.web.server import wsgi_app
 
             http = settings.http
-            log.info("eks-access listening on http://%s:%s/slack/events", http.host, http.port)
-            waitress_serve(
+            listener = create_server(
                 wsgi_app(server.app, server.core.healthy, server.acks),
                 host=http.host,
                 port=http.port,
                 threads=16,
                 ident="eks-access",
             )
+            log.info("eks-access listening on http://%s:%s/slack/events", http.host, http.port)
+            listener.run()  # until _stop: then waitress waits for requests in flight (5 s)
+            listener.close()
     finally:
-        server.close()
+        server.stop(grace=STOP_GRACE)
+        log.info("eks-access stopped")
+
+
+def _stop(signum: int, _frame: object) -> None:
+    """The first SIGTERM/SIGINT stops cleanly; a second one ends the process at once."""
+    for other in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(other, signal.SIG_DFL)
+    log.info("eks-access stopping (%s)", signal.Signals(signum).name)
+    raise SystemExit(0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -121,10 +123,21 @@ class Scheduler:
         with contextlib.suppress(JobLookupError):
             self._aps.remove_job(f"expire:{grant_id}")
 
-    def shutdown(self) -> None:
+    def shutdown(self, deadline: float | None = None) -> None:
+        """Stop the jobs; wait for those running until `deadline` (monotonic), then release
+        the lock, so another replica leads at its next tick."""
         if self._aps.running:
-            self._aps.shutdown(wait=False)
+            if deadline is None:
+                self._aps.shutdown(wait=False)
+            else:
+                stopping = threading.Thread(target=self._aps.shutdown, name="scheduler-stop")
+                stopping.start()
+                stopping.join(max(deadline - time.monotonic(), 0))
+                if stopping.is_alive():
+                    log.warning("stopping with a scheduled job unfinished")
         self.leader.release()
+        if deadline is not None:
+            log.info("the scheduler lock is released")
 
 
 class NoTimers:

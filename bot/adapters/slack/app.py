@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +54,8 @@ class WorkPool(ThreadPoolExecutor):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.before_each = before_each
+        self._in_flight: set[Future[Any]] = set()
+        self._in_flight_lock = threading.Lock()
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         def logged() -> Any:
@@ -63,7 +67,24 @@ class WorkPool(ThreadPoolExecutor):
                 log.exception("work after an ack failed")
                 return None
 
-        return super().submit(logged)
+        future = super().submit(logged)
+        with self._in_flight_lock:
+            self._in_flight.add(future)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, future: Future[Any]) -> None:
+        with self._in_flight_lock:
+            self._in_flight.discard(future)
+
+    def drain(self, deadline: float) -> None:
+        """Take no more work; wait for what was submitted, until `deadline` (monotonic)."""
+        self.shutdown(wait=False)
+        with self._in_flight_lock:
+            pending = set(self._in_flight)
+        _, late = wait(pending, timeout=max(deadline - time.monotonic(), 0))
+        if late:
+            log.warning("stopping with %d job(s) of %s unfinished", len(late), self)
 
 
 def work_pool(threads: int, name: str, before_each: Callable[[], None] | None = None) -> WorkPool:
@@ -80,6 +101,9 @@ class WorkPools:
     answers: Executor
     decisions: Executor
 
-    def shutdown(self) -> None:
+    def drain(self, deadline: float) -> None:
         for pool in (self.answers, self.decisions):
-            pool.shutdown(wait=True)
+            if isinstance(pool, WorkPool):
+                pool.drain(deadline)
+            else:
+                pool.shutdown(wait=True)
