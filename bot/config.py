@@ -31,9 +31,13 @@ class SlackSettings:
 
 @dataclass(frozen=True)
 class HttpSettings:
-    #: HOST, PORT: where `serve` listens for Slack's requests and `/healthz` in HTTP mode.
+    #: HOST, PORT: where `serve` listens for Slack's requests, `/healthz` and `/metrics` in
+    #: HTTP mode.
     host: str = "0.0.0.0"
     port: int = 3000
+    #: METRICS_PORT (9090): where `/healthz` and `/metrics` are served in Socket Mode, which
+    #: has no HTTP server of its own.
+    metrics_port: int = 9090
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,9 @@ class Settings:
                 api_url=env.get("SLACK_API_URL") or SLACK_API_DEFAULT,
             ),
             http=HttpSettings(
-                host=env.get("HOST") or http.host, port=int(env.get("PORT") or http.port)
+                host=env.get("HOST") or http.host,
+                port=int(env.get("PORT") or http.port),
+                metrics_port=int(env.get("METRICS_PORT") or http.metrics_port),
             ),
             scheduler=SchedulerSettings(
                 run=(env.get("EKS_ACCESS_SCHEDULER") or "on").lower() not in ("off", "0"),

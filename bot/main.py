@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +21,7 @@ from sqlalchemy import Engine
 
 from bot.adapters.clusters import ClusterRegistry, shared_sessions_connector
 from bot.adapters.faults import CrashingGateway
+from bot.adapters.metrics import Metrics
 from bot.adapters.scheduling.leader import leader_for
 from bot.adapters.scheduling.scheduler import NoTimers, Scheduler
 from bot.adapters.slack.app import WorkPools, build_app, web_client, work_pool
@@ -77,13 +79,14 @@ def build_core(
     *,
     directory: Directory,
     timers: ExpiryTimers,
+    metrics: Metrics | None = None,
 ) -> Core:
     store = SqlGrantStore(engine)
     clock = SystemClock()
     deps = Deps(
         policy=policy,
         store=store,
-        clusters=_clusters(settings, policy, clock),
+        clusters=_clusters(settings, policy, clock, metrics),
         directory=directory,
         clock=clock,
         timers=timers,
@@ -92,13 +95,19 @@ def build_core(
     return Core(settings, engine, store, deps)
 
 
-def _clusters(settings: Settings, policy: Policy, clock: Clock) -> ClusterRegistry:
+def _clusters(
+    settings: Settings, policy: Policy, clock: Clock, metrics: Metrics | None
+) -> ClusterRegistry:
+    connect = shared_sessions_connector()
     points = settings.crash_points
-    if not points:
-        return ClusterRegistry(policy, clock)
-    log.warning("fault injection is on: crash points %s", ", ".join(points))
-    inner = shared_sessions_connector()
-    return ClusterRegistry(policy, clock, lambda c, k: CrashingGateway(inner(c, k), points))
+    if points:
+        log.warning("fault injection is on: crash points %s", ", ".join(points))
+        plain = connect
+        connect = lambda c, k: CrashingGateway(plain(c, k), points)  # noqa: E731
+    if metrics is not None:
+        unmetered = connect
+        connect = lambda c, k: metrics.gateway(c.name, unmetered(c, k))  # noqa: E731
+    return ClusterRegistry(policy, clock, connect)
 
 
 def sweep_once(settings: Settings) -> SweepReport:
@@ -121,6 +130,7 @@ class Server:
     core: Core
     scheduler: Scheduler
     outbox: OutboxWorker
+    metrics: Metrics
     app: App
     work: WorkPools
     acks: AcksFirst
@@ -161,12 +171,22 @@ def build_server(settings: Settings) -> Server:
         reconcile_interval=settings.scheduler.reconcile_interval,
     )
     timers: ExpiryTimers = scheduler if settings.scheduler.run else NoTimers()
-    core = build_core(settings, policy, engine, directory=SlackDirectory(client), timers=timers)
+    metrics = Metrics(SqlGrantStore(engine), lambda: scheduler.leading)
+    core = build_core(
+        settings,
+        policy,
+        engine,
+        directory=SlackDirectory(client),
+        timers=timers,
+        metrics=metrics,
+    )
+    core.store.on_applied = metrics.applied
     outbox = OutboxWorker(
         core.store,
         SlackDelivery(client, policy, core.store),
         core.deps.clock,
         give_up_after=timedelta(seconds=settings.scheduler.give_up_after),
+        on_failure=metrics.delivery_failed,
     )
     acks = AcksFirst()
     work = WorkPools(
@@ -174,7 +194,7 @@ def build_server(settings: Settings) -> Server:
         decisions=work_pool(4, "decisions"),  # an approval's latency is what users wait on
     )
     app = build_app(settings.slack, client, core.deps, work)
-    return Server(core, scheduler, outbox, app, work, acks)
+    return Server(core, scheduler, outbox, metrics, app, work, acks)
 
 
 def freeze_long_lived_objects() -> None:
@@ -205,7 +225,24 @@ def serve(settings: Settings) -> None:
     try:
         if settings.slack.app_token:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
+            from waitress import create_server
 
+            from bot.adapters.web.server import operations_app
+
+            http = settings.http
+            operations = create_server(
+                operations_app(server.core.healthy, server.metrics.render),
+                host=http.host,
+                port=http.metrics_port,
+                threads=2,
+                ident="eks-access",
+            )
+            threading.Thread(target=operations.run, name="operations-http", daemon=True).start()
+            log.info(
+                "eks-access serving /healthz and /metrics on http://%s:%s",
+                http.host,
+                http.metrics_port,
+            )
             log.info("eks-access connecting to Slack by Socket Mode")
             socket_mode = SocketModeHandler(server.app, settings.slack.app_token)
             try:
@@ -221,7 +258,7 @@ def serve(settings: Settings) -> None:
 
             http = settings.http
             listener = create_server(
-                wsgi_app(server.app, server.core.healthy, server.acks),
+                wsgi_app(server.app, server.core.healthy, server.metrics.render, server.acks),
                 host=http.host,
                 port=http.port,
                 threads=16,

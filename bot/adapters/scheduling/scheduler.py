@@ -99,6 +99,11 @@ class Scheduler:
         run.__name__ = getattr(job, "__name__", "job")
         return run
 
+    @property
+    def leading(self) -> bool:
+        """Whether this process ran the scheduler's last tick (it holds the lock)."""
+        return self._aps.running and self._leading
+
     def schedule(self, grant_id: str, at: datetime) -> None:
         if not self._aps.running or self._expire is None or not self._leading:
             return  # the leader's sweep arms it

@@ -13,6 +13,7 @@ undelivered after `give_up_after`, is given up with an audit event on the grant.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Protocol
 
@@ -48,11 +49,14 @@ class OutboxWorker:
         clock: Clock,
         *,
         give_up_after: timedelta = timedelta(hours=2),
+        on_failure: Callable[[str, bool], None] | None = None,
     ) -> None:
+        """`on_failure(kind, given_up)`: told of every failed try (the metrics count them)."""
         self.store = store
         self.delivery = delivery
         self.clock = clock
         self.give_up_after = give_up_after
+        self.on_failure = on_failure
 
     def run_once(self) -> int:
         """One pass over what is owed; returns how many notices were delivered."""
@@ -97,7 +101,10 @@ class OutboxWorker:
         if transient is None:
             transient = _status_of(error) >= 500 or what in _TRANSIENT
         notice = owed.notice
-        if not transient or now - owed.created_at >= self.give_up_after:
+        given_up = not transient or now - owed.created_at >= self.give_up_after
+        if self.on_failure is not None:
+            self.on_failure(str(notice.kind), given_up)
+        if given_up:
             why = f"{notice.kind} not delivered to Slack: {what}"
             log.error("giving up on %s for grant %s: %s", notice.kind, notice.grant_id, what)
             self.store.give_up_notice(

@@ -118,6 +118,8 @@ def _event_row(event: AuditEvent) -> dict[str, object]:
 class SqlGrantStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        #: Called with each record a transition changed (the metrics observe revoke lag).
+        self.on_applied: Callable[[Grant | Extension], None] | None = None
         # Reads are single statements: autocommit spares each one a BEGIN/ROLLBACK round trip.
         self._reads = engine.execution_options(isolation_level="AUTOCOMMIT")
 
@@ -175,7 +177,10 @@ class SqlGrantStore:
                 _owe(conn, transition.notices, transition.event.at)
             elif transition.notices:
                 raise ValueError("a transition that owes messages must carry its audit event")
-        return build(row)
+        applied = build(row)
+        if self.on_applied is not None:
+            self.on_applied(applied)
+        return applied
 
     @_db_errors
     def add_extension(
@@ -351,6 +356,19 @@ class SqlGrantStore:
                 .values(given_up_at=event.at, last_error=event.detail[:500])
             )
             conn.execute(insert(audit_events).values(_event_row(event)))
+
+    @_db_errors
+    def count_by_status(self) -> dict[GrantStatus, int]:
+        query = select(grants.c.status, func.count()).group_by(grants.c.status)
+        with self._reads.connect() as conn:
+            return {GrantStatus(status): int(n) for status, n in conn.execute(query)}
+
+    @_db_errors
+    def count_actions(self, actions: tuple[str, ...]) -> dict[str, int]:
+        c = audit_events.c
+        query = select(c.action, func.count()).where(c.action.in_(actions)).group_by(c.action)
+        with self._reads.connect() as conn:
+            return {str(action): int(n) for action, n in conn.execute(query)}
 
 
 def _owe(conn: Connection, notices: tuple[Notice, ...], now: datetime) -> None:
