@@ -61,37 +61,35 @@ class SlackDelivery:
         profile = self.policy.profiles.get(grant.profile)
         if profile is None:
             return
-        resp = self.client.chat_postMessage(
-            channel=self.policy.approval_channel,
-            text=f"<@{grant.requester}> requests {grant.profile} on {grant.cluster}/{grant.namespace}",
-            blocks=blocks.approval_request(grant, profile),
+        channel, ts = self._post_for_approval(
+            f"<@{grant.requester}> requests {grant.profile} on {grant.cluster}/{grant.namespace}",
+            blocks.approval_request(grant, profile),
         )
-        self.store.apply(
-            transitions.note_approval_message(
-                grant, channel=str(resp["channel"]), ts=str(resp["ts"])
-            )
-        )
+        self.store.apply(transitions.note_approval_message(grant, channel=channel, ts=ts))
 
     def _extension(self, kind: NoticeKind, extension: Extension, grant: Grant) -> None:
         if kind is NoticeKind.EXTENSION_REQUESTED:
             if extension.approval_ts:
                 return
-            resp = self.client.chat_postMessage(
-                channel=self.policy.approval_channel,
-                text=f"<@{extension.requested_by}> asks to extend {grant.id}",
-                blocks=blocks.extension_request(extension, grant),
+            channel, ts = self._post_for_approval(
+                f"<@{extension.requested_by}> asks to extend {grant.id}",
+                blocks.extension_request(extension, grant),
             )
-            self.store.apply(
-                transitions.note_extension_message(
-                    extension, channel=str(resp["channel"]), ts=str(resp["ts"])
-                )
-            )
+            noted = transitions.note_extension_message(extension, channel=channel, ts=ts)
+            self.store.apply(noted)
             return
         outcome = blocks.extension_outcome(extension, grant)
         text = f"Extension of {grant.id}: {extension.status.value}"
         if extension.approval_channel and extension.approval_ts:
             self._update(extension.approval_channel, extension.approval_ts, text, outcome)
         self.client.chat_postMessage(channel=grant.requester, text=text, blocks=outcome)
+
+    def _post_for_approval(self, text: str, blocks_: list[dict[str, Any]]) -> tuple[str, str]:
+        """Post to the approval channel; where the message is, to update it later."""
+        resp = self.client.chat_postMessage(
+            channel=self.policy.approval_channel, text=text, blocks=blocks_
+        )
+        return str(resp["channel"]), str(resp["ts"])
 
     def _update(self, channel: str, ts: str, text: str, blocks_: list[dict[str, Any]]) -> None:
         self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks_)
