@@ -86,7 +86,10 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _check_config(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.adapters.kubeconfigs import check_kubeconfigs
+
     policy = load_policy(settings.policy_path)
+    check_kubeconfigs(policy)
     print(
         f"{settings.policy_path}: OK — {len(policy.profiles)} profile(s), "
         f"{len(policy.clusters)} cluster(s), {len(policy.identities)} identit(y/ies)"
