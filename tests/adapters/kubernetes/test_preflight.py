@@ -71,6 +71,15 @@ def check_clusters(tmp_path: Path, *clusters: dict[str, Any], **env: str) -> Any
     )
 
 
+def access_entry_cluster(kube_env: KubeEnv) -> dict[str, Any]:
+    """Kubernetes through the bot's kubeconfig, AWS calls to the emulator's `prod-eks`."""
+    return {
+        "name": "prod",
+        "kubeconfig": kube_env.bot_kubeconfig,
+        "eks": {"name": "prod-eks", "region": "eu-west-1"},
+    }
+
+
 @pytest.mark.kube
 def test_every_cluster_answers_ok_with_the_generated_rbac(
     kube_env: KubeEnv, aws_auth_reset: dict[str, str], tmp_path: Path, moto_server, fresh_eks
@@ -79,11 +88,7 @@ def test_every_cluster_answers_ok_with_the_generated_rbac(
     result = check_clusters(
         tmp_path,
         {"name": "dev", "kubeconfig": kube_env.bot_kubeconfig},
-        {
-            "name": "prod",
-            "kubeconfig": kube_env.bot_kubeconfig,
-            "eks": {"name": "prod-eks", "region": "eu-west-1"},
-        },
+        access_entry_cluster(kube_env),
         AWS_ENDPOINT_URL=moto_server.url,
         AWS_ENDPOINT_URL_EKS=fresh_eks.url,
     )
@@ -120,11 +125,7 @@ def test_an_aws_refusal_on_an_access_entry_cluster_is_reported(
     fresh_eks.denied.add("DescribeAccessEntry")
     result = check_clusters(
         tmp_path,
-        {
-            "name": "prod",
-            "kubeconfig": kube_env.bot_kubeconfig,
-            "eks": {"name": "prod-eks", "region": "eu-west-1"},
-        },
+        access_entry_cluster(kube_env),
         AWS_ENDPOINT_URL=moto_server.url,
         AWS_ENDPOINT_URL_EKS=fresh_eks.url,
     )
