@@ -7,12 +7,16 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import yaml
 
 from bot.config import Settings
 from bot.domain.policy import Policy
 from bot.policy_file import PolicyError, load_policy
+
+if TYPE_CHECKING:
+    from bot.adapters.preflight import ClusterCheck
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also check that every identity's IAM principal exists, and report each EKS "
         "cluster's authentication mode and where the bot will map identities",
+    )
+    check.add_argument(
+        "--check-clusters",
+        action="store_true",
+        help="also connect to every cluster as the bot and ask it whether the bot may make "
+        "each request the policy needs (the RBAC of `eks-access permissions`)",
     )
     plan = sub.add_parser("plan", help="print what a grant would change; touches nothing")
     plan.add_argument("what", choices=["grant"])
@@ -86,26 +96,32 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _check_config(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.adapters.kubeconfigs import check_kubeconfigs
+
     policy = load_policy(settings.policy_path)
+    check_kubeconfigs(policy)
     print(
         f"{settings.policy_path}: OK — {len(policy.profiles)} profile(s), "
         f"{len(policy.clusters)} cluster(s), {len(policy.identities)} identit(y/ies)"
     )
+    failed = 0
     if args.check_aws:
         from bot.adapters.aws.identities import IamPrincipalChecker
 
         checker = IamPrincipalChecker()
-        missing = 0
         for user, identity in policy.identities.items():
             arn = identity.principal.arn
             exists = checker.exists(identity.principal)
             if exists is False:
-                missing += 1
+                failed += 1
                 print(f"  - identities.{user}: {arn} does not exist in IAM")
             elif exists is None:
                 print(f"  - identities.{user}: could not check {arn} (no permission?)")
-        return 1 if (missing + _report_clusters(policy)) else 0
-    return 0
+        if not args.check_clusters:  # which reports each cluster's mode itself
+            failed += _report_clusters(policy)
+    if args.check_clusters:
+        failed += _preflight_clusters(policy)
+    return 1 if failed else 0
 
 
 def _report_clusters(policy: Policy) -> int:
@@ -131,6 +147,56 @@ def _report_clusters(policy: Policy) -> int:
     return failed
 
 
+def _preflight_clusters(policy: Policy) -> int:
+    """Per cluster: does it answer, may the bot do what the policy needs; the failures."""
+    from bot.adapters.preflight import check_cluster
+    from bot.domain.clock import SystemClock
+
+    failed = 0
+    for cluster in policy.clusters:
+        check = check_cluster(policy, cluster, SystemClock())
+        failed += not check.ok
+        for line in _preflight_lines(check):
+            print(line)
+    return failed
+
+
+def _preflight_lines(check: ClusterCheck) -> list[str]:
+    head = f"  - cluster {check.cluster.name}: "
+    access = check.access
+    if access is None:
+        return [f"{head}the bot cannot connect. {' '.join(check.problems)}"]
+    if not access.answered:
+        lines = [f"{head}does not answer. {access.problem}"]
+    elif access.problem is not None:
+        lines = [f"{head}answers, but the bot cannot check its permissions. {access.problem}"]
+    else:
+        mode = f"authentication mode {check.mode}, " if check.mode else ""
+        head += f"answers (Kubernetes {access.version}); {mode}identities are mapped through "
+        head += f"{check.mapping}; the bot may "
+        if not access.missing:
+            lines = [f"{head}make all {check.needed} requests the policy needs"]
+        else:
+            lines = [
+                f"{head}not make {len(access.missing)} of the {check.needed} requests the "
+                "policy needs:",
+                *(f"      {a}" for a in access.missing),
+                "      (`eks-access permissions | kubectl apply -f -` grants them)",
+            ]
+    if access.aws_auth_problem is not None:
+        lines.append(f"      {access.aws_auth_problem}")
+    lines += [f"      {problem}" for problem in check.problems]
+    if check.aws_answered:
+        aws = f"      AWS: answered {', '.join(check.aws_answered)}"
+        if check.aws_not_tried:
+            aws += (
+                f"; not tried, as they change the cluster: {', '.join(check.aws_not_tried)} "
+                "(`eks-access iam-policy` prints what they need)"
+            )
+        lines.append(aws)
+    return lines
+
+
 def _plan(settings: Settings, args: argparse.Namespace) -> int:
     from bot.domain.commands import parse_command
     from bot.domain.errors import Rejected
@@ -150,20 +216,9 @@ def _plan(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _permissions(settings: Settings, _args: argparse.Namespace) -> int:
-    from bot.adapters.kubernetes.permissions import bot_permissions_manifest
+    from bot.adapters.kubernetes.permissions import policy_permissions_manifest
 
-    policy = load_policy(settings.policy_path)
-    profiles = policy.profiles.values()
-    manifest = bot_permissions_manifest(
-        role_names=sorted({f"eks-access-{p.name}" for p in profiles if not p.cluster_role}),
-        cluster_role_refs=sorted({p.cluster_role for p in profiles if p.cluster_role}),
-        namespaces=sorted({ns for p in profiles for ns in p.namespaces}),
-        subject={
-            "kind": "Group",
-            "name": "eks-access:bots",
-            "apiGroup": "rbac.authorization.k8s.io",
-        },
-    )
+    manifest = policy_permissions_manifest(load_policy(settings.policy_path))
     print(yaml.safe_dump_all(manifest, sort_keys=False), end="")
     return 0
 

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from bot.adapters.clusters import ClusterRegistry, shared_sessions_connector
 from bot.adapters.faults import CrashingGateway
+from bot.adapters.kubeconfigs import check_kubeconfigs
 from bot.adapters.metrics import Metrics
 from bot.adapters.scheduling.leader import leader_for
 from bot.adapters.scheduling.scheduler import NoTimers, Scheduler
@@ -163,6 +164,7 @@ class Server:
 
 def build_server(settings: Settings) -> Server:
     policy = load_policy(settings.policy_path)
+    check_kubeconfigs(policy)  # before the database and Slack: a wrong path is the first word
     engine = open_database(settings)
     client = web_client(settings.slack)
     scheduler = Scheduler(

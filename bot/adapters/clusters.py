@@ -55,11 +55,7 @@ def connect_with_facts(
     # Imported here so a kubeconfig-only deployment never loads boto3 for the cluster path.
     from bot.adapters.kubernetes.gateway import KubernetesClusterGateway
 
-    if cluster.is_eks:
-        parts = _connect_eks(cluster, clock, sessions)
-    else:
-        assert cluster.kubeconfig
-        parts = _Parts(_kubeconfig_client(cluster, cluster.kubeconfig))
+    parts = open_connection(cluster, clock, sessions)
     facts = ClusterFacts(parts.mode, parts.mapping)
     log.info(
         "cluster %s: authentication mode %s, mapping identities through %s",
@@ -74,8 +70,8 @@ def connect_with_facts(
 
 
 @dataclass
-class _Parts:
-    """What a gateway is built from."""
+class Connection:
+    """What a gateway is built from; `check-config --check-clusters` asks through it too."""
 
     api: ApiClient
     mode: str | None = None
@@ -84,7 +80,17 @@ class _Parts:
     refused: PermanentError | None = None
 
 
-def _connect_eks(cluster: ClusterConfig, clock: Clock, sessions: AwsSessions | None) -> _Parts:
+def open_connection(
+    cluster: ClusterConfig, clock: Clock, sessions: AwsSessions | None = None
+) -> Connection:
+    """The API client and identity mapper of `cluster`, as the bot reaches them."""
+    if cluster.is_eks:
+        return _connect_eks(cluster, clock, sessions)
+    assert cluster.kubeconfig
+    return Connection(_kubeconfig_client(cluster, cluster.kubeconfig))
+
+
+def _connect_eks(cluster: ClusterConfig, clock: Clock, sessions: AwsSessions | None) -> Connection:
     """One DescribeCluster decides the mapping and, without a kubeconfig, the API client."""
     from bot.adapters.aws.access_entries import AccessEntryMapper
     from bot.adapters.aws.eks_cluster import api_client_for, describe_cluster, mode_of
@@ -98,7 +104,7 @@ def _connect_eks(cluster: ClusterConfig, clock: Clock, sessions: AwsSessions | N
         api = api_client_for(described, session=session, region=cluster.eks_region, clock=clock.now)
     else:
         api = _kubeconfig_client(cluster, cluster.kubeconfig)
-    parts = _Parts(api, mode=mode_of(described))
+    parts = Connection(api, mode=mode_of(described))
     try:
         parts.mapping = cluster.mapping_for(parts.mode)
     except PermanentError as refusal:

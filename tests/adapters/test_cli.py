@@ -25,10 +25,56 @@ def run(*args: str, policy: Path = EXAMPLE, **env: str) -> subprocess.CompletedP
     )
 
 
-def test_check_config_accepts_the_example() -> None:
-    result = run("check-config")
+KUBECONFIG = {
+    "apiVersion": "v1",
+    "kind": "Config",
+    "clusters": [{"name": "dev", "cluster": {"server": "https://127.0.0.1:6443"}}],
+    "users": [{"name": "bot", "user": {"token": "t0ken"}}],
+    "contexts": [{"name": "dev", "context": {"cluster": "dev", "user": "bot"}}],
+    "current-context": "dev",
+}
+
+
+def a_kubeconfig(path: Path) -> Path:
+    """A kubeconfig file the client can load (nothing listens at its server)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(KUBECONFIG))
+    return path
+
+
+def test_check_config_on_the_example_needs_its_kubeconfig(tmp_path: Path) -> None:
+    """The example names kubectl's ~/.kube/config: missing, that is the one problem, with the
+    path; once there, the example is OK as shipped."""
+    missing = run("check-config", HOME=str(tmp_path))
+    assert missing.returncode == 2 and missing.stdout == ""
+    assert "the policy has 1 problem(s):" in missing.stderr
+    assert (
+        f"clusters[0].kubeconfig: ~/.kube/config ({tmp_path}/.kube/config) does not exist"
+        in missing.stderr
+    )
+    a_kubeconfig(tmp_path / ".kube" / "config")
+    result = run("check-config", HOME=str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "OK — 1 profile(s), 1 cluster(s)" in result.stdout
+
+
+def test_serve_refuses_to_start_without_its_kubeconfig(tmp_path: Path) -> None:
+    """With the same sentence, before the database or Slack is touched."""
+    db = tmp_path / "eks-access.db"
+    result = run(
+        "serve",
+        HOME=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{db}",
+        SLACK_BOT_TOKEN="xoxb-1",
+        SLACK_SIGNING_SECRET="s",
+        SLACK_API_URL="http://127.0.0.1:9/",  # nothing listens: a Slack call would fail
+    )
+    assert result.returncode == 2, result.stderr
+    assert (
+        f"clusters[0].kubeconfig: ~/.kube/config ({tmp_path}/.kube/config) does not exist"
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr and not db.exists()
 
 
 def test_check_config_lists_every_problem(tmp_path: Path) -> None:
@@ -161,8 +207,10 @@ def test_check_aws_reports_each_cluster_s_mode_and_mapping(
 ) -> None:
     fresh_eks.add_cluster("dev", region="eu-west-1", account="123456789012", mode="API")
     doc = yaml.safe_load(eks_policy(tmp_path).read_text())
+    kubeconfig = str(a_kubeconfig(tmp_path / "kubeconfig"))
+    doc["clusters"][0]["kubeconfig"] = kubeconfig
     doc["clusters"].append({"name": "ghost", "eks": {"name": "ghost", "region": "eu-west-1"}})
-    doc["clusters"].append({"name": "plain", "kubeconfig": "/k"})
+    doc["clusters"].append({"name": "plain", "kubeconfig": kubeconfig})
     policy = tmp_path / "three.yaml"
     policy.write_text(yaml.safe_dump(doc))
     env = {"AWS_ENDPOINT_URL": moto_server.url, "AWS_ENDPOINT_URL_EKS": fresh_eks.url}

@@ -81,6 +81,9 @@ class EksEmulator(EksModel):
     ) -> None:
         super().__init__(clock=clock)
         self.calls: list[Call] = []
+        #: Operations answered AccessDeniedException, as AWS answers a caller whose IAM policy
+        #: lacks the action (it authorizes before it looks anything up).
+        self.denied: set[str] = set()
         self._account_of = account_of
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,))
@@ -98,6 +101,7 @@ class EksEmulator(EksModel):
     def reset(self) -> None:
         super().reset()
         self.calls.clear()
+        self.denied.clear()
 
     def close(self) -> None:
         self._server.shutdown()
@@ -121,6 +125,12 @@ class EksEmulator(EksModel):
         cluster = labels[0] if path.startswith("/clusters/") else None
         principal = labels[1] if len(labels) > 1 else body.get("principalArn")
         self.calls.append(Call(operation, cluster, principal, key, r.account, region))
+        if operation in self.denied:
+            fail(
+                "AccessDeniedException",
+                f"User: arn:aws:iam::{r.account}:user/{key} is not authorized to perform: "
+                f"eks:{operation} on resource: arn:aws:eks:{region}:{r.account}:cluster/{cluster}",
+            )
         return self.run(operation, r)
 
 

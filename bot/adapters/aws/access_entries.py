@@ -97,6 +97,27 @@ class AccessEntryMapper:
                 owned.add(arn)
         return owned
 
+    def check_reads(
+        self, sample: Principal | None
+    ) -> tuple[tuple[str, ...], EksAccessError | None]:
+        """Make once each read the bot makes (the preflight): the IAM actions that answered,
+        and the refusal a grant would meet, with its sentence, if one did not.
+
+        `sample` is a principal whose entry the bot would read at a grant. AWS authorizes a call
+        before the service looks anything up, so "no such entry" counts as an answer too.
+        """
+        try:
+            self._eks.list_access_entries(clusterName=self._cluster, maxResults=1)
+        except (BotoCoreError, ClientError) as e:
+            return (), self._error(e, "list access entries")
+        if sample is None:
+            return ("eks:ListAccessEntries",), None
+        try:
+            self._describe(sample.arn)
+        except EksAccessError as e:
+            return ("eks:ListAccessEntries",), e
+        return ("eks:ListAccessEntries", "eks:DescribeAccessEntry"), None
+
     # -- one API call each ---------------------------------------------------------------------
 
     def _describe(self, arn: str) -> dict[str, Any] | None:

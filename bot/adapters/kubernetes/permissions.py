@@ -16,16 +16,23 @@ Verified against a real apiserver (tests/adapters/kubernetes), each verb below i
 - aws-auth: `get`/`update`/`patch` by name. Not `create`: it cannot be limited to aws-auth and
   would allow any ConfigMap in kube-system. A missing aws-auth is reported as a PermanentError
   instead (EKS creates it with the first node group).
-- Nothing cluster-wide: the bot never reviews access itself (the tests ask the apiserver as an
-  administrator), so it needs no `subjectaccessreviews` and no ClusterRole of its own.
+- Nothing cluster-wide: the bot reviews access only as itself (`check-config --check-clusters`
+  asks SelfSubjectAccessReviews, which every authenticated user may), so it needs no
+  `subjectaccessreviews` and no ClusterRole of its own.
+
+`needed_access` turns a manifest into the requests it allows, one by one: what the preflight
+asks the cluster, so that what it checks and what `eks-access permissions` prints are one list.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from bot.adapters.kubernetes.aws_auth_store import NAME as AWS_AUTH_NAME
 from bot.adapters.kubernetes.aws_auth_store import NAMESPACE as AWS_AUTH_NAMESPACE
+from bot.domain.policy import Policy
+from bot.domain.rbac import role_name
 
 RBAC_API = "rbac.authorization.k8s.io/v1"
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -34,6 +41,60 @@ AWS_AUTH_ROLE = "eks-access:bot-aws-auth"
 GRANTS_ROLE = "eks-access:bot-grants"
 # Not the managed-by label: the bot must not count its own RBAC among the grants it owns.
 LABELS = {"app.kubernetes.io/part-of": "eks-access", "app.kubernetes.io/component": "bot-rbac"}
+#: Whom `eks-access permissions` binds (README, "The bot's own cluster permissions").
+BOTS_GROUP = {"kind": "Group", "name": "eks-access:bots", "apiGroup": RBAC_GROUP}
+
+
+@dataclass(frozen=True)
+class Access:
+    """One request the bot must be allowed to make, as a SelfSubjectAccessReview asks it."""
+
+    verb: str
+    group: str  # "" for the core group
+    resource: str
+    namespace: str
+    name: str | None = None  # None: any object (verbs that a name cannot restrict)
+
+    def __str__(self) -> str:
+        """`bind roles.rbac.authorization.k8s.io/x in ns`: `kubectl auth can-i`'s words."""
+        what = f"{self.resource}.{self.group}" if self.group else self.resource
+        return f"{self.verb} {what}{'/' + self.name if self.name else ''} in {self.namespace}"
+
+
+def policy_permissions_manifest(
+    policy: Policy,
+    *,
+    cluster: str | None = None,
+    aws_auth: bool = True,
+    subject: dict[str, str] = BOTS_GROUP,
+) -> list[dict[str, Any]]:
+    """The bot's RBAC for the profiles of `policy`: `eks-access permissions` prints it.
+
+    cluster: only the profiles granted on that cluster (the preflight of one cluster).
+    aws_auth: False for a cluster whose identities go to access entries, not aws-auth.
+    """
+    profiles = [p for p in policy.profiles.values() if cluster is None or p.allows_cluster(cluster)]
+    return bot_permissions_manifest(
+        role_names=sorted({role_name(p.name) for p in profiles if not p.cluster_role}),
+        cluster_role_refs=sorted({p.cluster_role for p in profiles if p.cluster_role}),
+        namespaces=sorted({ns for p in profiles for ns in p.namespaces}),
+        subject=subject,
+        aws_auth=aws_auth,
+    )
+
+
+def needed_access(manifest: list[dict[str, Any]]) -> list[Access]:
+    """Every (verb, resource, namespace, name) the Roles of `manifest` allow, in order."""
+    return [
+        Access(verb, group, resource, doc["metadata"]["namespace"], name)
+        for doc in manifest
+        if doc["kind"] == "Role"
+        for rule in doc["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for name in rule.get("resourceNames") or [None]
+        for verb in rule["verbs"]
+    ]
 
 
 def bot_permissions_manifest(
@@ -42,6 +103,7 @@ def bot_permissions_manifest(
     cluster_role_refs: list[str],
     namespaces: list[str],
     subject: dict[str, str],
+    aws_auth: bool = True,
 ) -> list[dict[str, Any]]:
     """The bot's Roles and RoleBindings, for `kubectl apply` or a test harness.
 
@@ -50,19 +112,20 @@ def bot_permissions_manifest(
     namespaces: every namespace a grant may target.
     subject: whom to bind, e.g. `{"kind": "Group", "name": "eks-access:bots",
              "apiGroup": "rbac.authorization.k8s.io"}`.
+    aws_auth: whether to include the Role and binding for kube-system/aws-auth.
     """
     for name in [*role_names, *cluster_role_refs, *namespaces]:
         if not name or "*" in name:
             raise ValueError(f"{name!r} is not a name; the bot's RBAC lists names, no wildcards")
     roles, cluster_roles = sorted(set(role_names)), sorted(set(cluster_role_refs))
-    docs: list[dict[str, Any]] = [
-        *_role_and_binding(
+    docs: list[dict[str, Any]] = []
+    if aws_auth:
+        docs += _role_and_binding(
             AWS_AUTH_NAMESPACE,
             AWS_AUTH_ROLE,
             [_rule("", "configmaps", ["get", "update", "patch"], [AWS_AUTH_NAME])],
             subject,
         )
-    ]
     grant_rules = [
         _rule(RBAC_GROUP, "rolebindings", ["create", "get", "list", "update", "patch", "delete"]),
         _rule(RBAC_GROUP, "roles", ["create"]),

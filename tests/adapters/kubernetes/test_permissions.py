@@ -13,14 +13,21 @@ from kubernetes import client
 
 from bot.adapters.kubernetes.connection import api_client_from_kubeconfig
 from bot.adapters.kubernetes.gateway import KubernetesClusterGateway
-from bot.adapters.kubernetes.permissions import GRANTS_ROLE, bot_permissions_manifest
+from bot.adapters.kubernetes.permissions import (
+    GRANTS_ROLE,
+    bot_permissions_manifest,
+    needed_access,
+    policy_permissions_manifest,
+)
 from bot.domain.errors import PermanentError
 from bot.domain.rbac import role_name
+from bot.policy_file import parse_policy
 from tests.adapters.kubernetes.conftest import pods_read_grant, principal, view_grant
 from tests.support.envtest import apply_manifest
 from tests.support.kube import BOT_GROUP, BOT_USER, TEST_OBJECT_LABEL, KubeEnv
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "kubernetes" / "bot-rbac.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "deploy" / "policy.example.yaml"
 GROUP_SUBJECT = {
     "kind": "Group",
     "name": "eks-access:bots",
@@ -156,3 +163,54 @@ def test_each_rbac_verb_is_needed(
         # Created empty (plain `create`), then refused when the rules were added.
         role = rbac.read_namespaced_role(role_name("pods-read"), "payments")
         assert not role.rules
+
+
+# -- the preflight's list is the manifest's, request by request --------------------------------
+
+
+def test_needed_access_is_every_request_the_manifest_allows() -> None:
+    docs = bot_permissions_manifest(
+        role_names=["eks-access-pods-read"],
+        cluster_role_refs=["view"],
+        namespaces=["default"],
+        subject=GROUP_SUBJECT,
+    )
+    needs = needed_access(docs)
+
+    allowed = {
+        (verb, group, resource, doc["metadata"]["namespace"], name)
+        for doc in docs
+        if doc["kind"] == "Role"
+        for rule in doc["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for name in rule.get("resourceNames", [None])
+        for verb in rule["verbs"]
+    }
+    assert {(a.verb, a.group, a.resource, a.namespace, a.name) for a in needs} == allowed
+    assert len(needs) == len(allowed) == 3 + 6 + 1 + 5 + 1
+    assert [str(a) for a in needs if a.verb == "bind"] == [
+        "bind roles.rbac.authorization.k8s.io/eks-access-pods-read in default",
+        "bind clusterroles.rbac.authorization.k8s.io/view in default",
+    ]
+    assert str(needs[0]) == "get configmaps/aws-auth in kube-system"
+
+
+def test_a_cluster_needs_only_its_profiles_and_aws_auth_only_where_used() -> None:
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    doc["clusters"].append({"name": "prod", "kubeconfig": "/k"})
+    doc["profiles"]["prod-view"] = {
+        "namespaces": ["payments"],
+        "cluster_role": "view",
+        "clusters": ["prod"],
+        "requesters": ["*"],
+        "approvers": ["U0CAROL"],
+    }
+    policy = parse_policy(doc)
+
+    def namespaces(**kwargs: Any) -> set[str]:
+        return {d["metadata"]["namespace"] for d in policy_permissions_manifest(policy, **kwargs)}
+
+    assert namespaces() == {"kube-system", "default", "payments"}  # `eks-access permissions`
+    assert namespaces(cluster="dev") == {"kube-system", "default"}
+    assert namespaces(cluster="prod", aws_auth=False) == {"default", "payments"}
