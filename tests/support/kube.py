@@ -174,7 +174,7 @@ class KubeEnv:
             time.sleep(0.02)
 
 
-def _running_in_ci() -> bool:
+def running_in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
@@ -187,7 +187,7 @@ def kube_env() -> Iterator[KubeEnv]:
             f"{' and '.join(missing)} not found in {folder} (set {ASSETS_ENV} or run "
             ".ci/build-envtest.sh)"
         )
-        if _running_in_ci():
+        if running_in_ci():
             pytest.fail(f"CI needs the real apiserver: {reason}", pytrace=False)
         pytest.skip(reason)
     with (
