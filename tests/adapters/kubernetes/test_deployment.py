@@ -265,7 +265,8 @@ def test_migrate_job_is_the_deployment_s_image_running_migrate() -> None:
 
     assert container["image"] == _container()["image"]
     assert container["command"] == ["eks-access", "migrate"]
-    assert pod["serviceAccountName"] == _pod_spec()["serviceAccountName"]
+    # It runs before the rest exists: the default service account, and no token.
+    assert "serviceAccountName" not in pod and pod["automountServiceAccountToken"] is False
     assert pod["securityContext"]["runAsUser"] == _pod_spec()["securityContext"]["runAsUser"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
