@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import copy
+import functools
 import json
 import os
 import re
@@ -547,6 +548,19 @@ def binding_exists(kube_env: KubeEnv, name: str) -> bool:
         raise
 
 
+@pytest.fixture
+def make_pod(
+    can_run_pods: None,
+    kube_env: KubeEnv,
+    aws_auth_reset: dict[str, str],
+    postgres_url: str,
+    slack_stub: SlackStub,
+    tmp_path: Path,
+) -> Callable[..., Pod]:
+    """`bot_pod` on a fresh cluster, database schema and Slack stub."""
+    return functools.partial(bot_pod, tmp_path, kube_env, postgres_url, slack_stub)
+
+
 @contextlib.contextmanager
 def running(pod: Pod, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """The pod's process, healthy (/healthz 200), killed on the way out."""
@@ -569,14 +583,9 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30) -> bool:
 @pytest.mark.kube
 @pytest.mark.postgres
 def test_the_bot_runs_as_its_pod_read_only_root_its_user_and_volumes(
-    can_run_pods: None,
-    kube_env: KubeEnv,
-    aws_auth_reset: dict[str, str],
-    postgres_url: str,
-    slack_stub: SlackStub,
-    tmp_path: Path,
+    make_pod: Callable[..., Pod], kube_env: KubeEnv, tmp_path: Path
 ) -> None:
-    pod = bot_pod(tmp_path, kube_env, postgres_url, slack_stub)
+    pod = make_pod()
     orphan = orphan_binding(kube_env)
     log = tmp_path / "pod.log"
     healthcheck = healthcheck_argv()
@@ -601,16 +610,11 @@ def test_the_bot_runs_as_its_pod_read_only_root_its_user_and_volumes(
 @pytest.mark.kube
 @pytest.mark.postgres
 def test_without_the_tmp_emptydir_the_read_only_root_keeps_the_bot_off_its_clusters(
-    can_run_pods: None,
-    kube_env: KubeEnv,
-    aws_auth_reset: dict[str, str],
-    postgres_url: str,
-    slack_stub: SlackStub,
-    tmp_path: Path,
+    make_pod: Callable[..., Pod], kube_env: KubeEnv, tmp_path: Path
 ) -> None:
     """Why the Deployment mounts /tmp: the kubernetes client puts a kubeconfig's inline
     certificates in temporary files, and a read-only root has nowhere else for them."""
-    pod = bot_pod(tmp_path, kube_env, postgres_url, slack_stub, tmp=False)
+    pod = make_pod(tmp=False)
     orphan = orphan_binding(kube_env)
     log = tmp_path / "pod.log"
 
