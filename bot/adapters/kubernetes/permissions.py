@@ -77,9 +77,7 @@ def bot_permissions_manifest(
         _rule(RBAC_GROUP, "roles", ["create"]),
     ]
     if roles:
-        grant_rules.append(
-            _rule(RBAC_GROUP, "roles", ["get", "update", "bind", "escalate"], roles)
-        )
+        grant_rules.append(_rule(RBAC_GROUP, "roles", ["get", "update", "bind", "escalate"], roles))
     if cluster_roles:
         grant_rules.append(_rule(RBAC_GROUP, "clusterroles", ["bind"], cluster_roles))
     for namespace in sorted(set(namespaces)):
