@@ -120,8 +120,8 @@ class Pod:
     # -- the mounts, as a shell script run inside the new mount namespace --------------------
 
     def _script(self) -> str:
-        security = {**self.pod_spec.get("securityContext", {}), **self.container.get(
-            "securityContext", {})}  # fmt: skip
+        security = dict(self.pod_spec.get("securityContext", {}))
+        security.update(self.container.get("securityContext", {}))
         user, group = security.get("runAsUser", 0), security.get("runAsGroup", 0)
         base = self.scratch / "pod"
         lines = [

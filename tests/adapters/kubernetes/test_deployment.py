@@ -9,18 +9,11 @@ added them), so the PDB alone is checked client-side, against the client library
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import copy
-import functools
 import json
 import os
 import re
-import shlex
 import subprocess
-import time
-import urllib.request
-from collections.abc import Callable, Iterator
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -28,75 +21,32 @@ import pytest
 import yaml
 from kubernetes import client
 
-from bot.domain.manifests import role_binding_manifest
 from bot.policy_file import load_policy
-from tests.adapters.kubernetes.conftest import pods_read_grant, principal
-from tests.e2e.conftest import e2e_policy
-from tests.support.bot import SIGNING_SECRET, free_port
 from tests.support.envtest import assets_dir
 from tests.support.kube import KubeEnv, running_in_ci
-from tests.support.pod import Pod, pod_problem, quantity_bytes
-from tests.support.slack_stub import SlackStub
+from tests.support.pod import quantity_bytes
+from tests.support.shipped import (
+    MANIFESTS,
+    ROOT,
+    bot_container,
+    bot_deployment,
+    bot_pod_spec,
+    dockerfile_stages,
+    exec_form,
+    healthcheck_argv,
+    image_env,
+    instruction,
+    literal_env,
+    load,
+    manifest_files,
+    one,
+)
 
-ROOT = Path(__file__).resolve().parents[3]
-MANIFESTS = ROOT / "deploy" / "kubernetes"
 NAMESPACE = "eks-access"
 #: In deploy/kubernetes/ but kept out of kustomization.yaml, each for its reason (see there).
 NOT_IN_KUSTOMIZATION = {"secret.example.yaml", "migrate-job.yaml", "bot-rbac.yaml"}
 #: Peak RSS with 10,000 active grants is 132-139 MB (docs/benchmarks.md); the target is 150 MB.
 MEASURED_PEAK_RSS = 139e6
-
-
-def load(name: str) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all((MANIFESTS / name).read_text()) if d]
-
-
-def one(name: str, kind: str) -> dict[str, Any]:
-    (doc,) = [d for d in load(name) if d["kind"] == kind]
-    return doc
-
-
-def manifest_files() -> list[str]:
-    return sorted(p.name for p in MANIFESTS.glob("*.yaml") if p.name != "kustomization.yaml")
-
-
-# -- the Dockerfile, read as Docker reads it ----------------------------------------------------
-
-
-def dockerfile_stages() -> list[list[tuple[str, str]]]:
-    """(INSTRUCTION, arguments) per build stage; continuation lines joined, comments dropped."""
-    logical: list[str] = []
-    pending = ""
-    for line in (ROOT / "Dockerfile").read_text().splitlines():
-        if not pending and (not line.strip() or line.lstrip().startswith("#")):
-            continue
-        if line.rstrip().endswith("\\"):
-            pending += line.rstrip()[:-1] + " "
-            continue
-        logical.append(pending + line)
-        pending = ""
-    stages: list[list[tuple[str, str]]] = []
-    for text in logical:
-        instruction, _, args = text.strip().partition(" ")
-        if instruction.upper() == "FROM":
-            stages.append([])
-        stages[-1].append((instruction.upper(), " ".join(args.split())))
-    return stages
-
-
-def instruction(stage: list[tuple[str, str]], name: str) -> list[str]:
-    return [args for instr, args in stage if instr == name]
-
-
-def exec_form(args: str) -> list[str]:
-    value = json.loads(args)
-    assert isinstance(value, list), f"{args!r} is not the exec (JSON) form"
-    return [str(v) for v in value]
-
-
-def healthcheck_argv() -> list[str]:
-    (check,) = instruction(dockerfile_stages()[-1], "HEALTHCHECK")
-    return exec_form(check.split(" CMD ", 1)[1])
 
 
 def test_dockerfile_is_slim_and_runs_one_process_as_a_fixed_unprivileged_user() -> None:
@@ -105,7 +55,7 @@ def test_dockerfile_is_slim_and_runs_one_process_as_a_fixed_unprivileged_user() 
 
     assert [instruction(s, "FROM")[0].split()[0] for s in stages] == ["python:3.11-slim"] * 2
     assert any("pip install ." in run for run in instruction(stages[0], "RUN"))
-    assert not instruction(final, "RUN") or all("pip" not in r for r in instruction(final, "RUN"))
+    assert all("pip" not in run for run in instruction(final, "RUN")), "installed in the build"
     (user,) = instruction(final, "USER")
     uid, _, gid = user.partition(":")
     assert uid.isdigit() and int(uid) != 0 and gid.isdigit() and int(gid) != 0, user
@@ -138,39 +88,18 @@ def test_dockerfile_copies_what_pip_install_needs_and_the_context_keeps_it() -> 
 
 def test_image_and_deployment_agree_on_user_port_and_policy_path() -> None:
     final = dockerfile_stages()[-1]
-    pod = _pod_spec()
-    container = _container()
-    env = _env(container)
-    image_env = dict(
-        pair.split("=", 1) for args in instruction(final, "ENV") for pair in shlex.split(args)
-    )
+    pod = bot_pod_spec()
+    container = bot_container()
+    env, image = literal_env(container), image_env()
 
     uid, gid = (int(x) for x in instruction(final, "USER")[0].split(":"))
     assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (uid, gid)
     (exposed,) = instruction(final, "EXPOSE")
-    assert int(exposed) == _port(container, "http") == int(env["PORT"]) == int(image_env["PORT"])
-    assert env["EKS_ACCESS_POLICY"] == image_env["EKS_ACCESS_POLICY"]
+    assert int(exposed) == _port(container, "http") == int(env["PORT"]) == int(image["PORT"])
+    assert env["EKS_ACCESS_POLICY"] == image["EKS_ACCESS_POLICY"]
 
 
 # -- the manifests, against each other ------------------------------------------------------
-
-
-def _deployment() -> dict[str, Any]:
-    return one("deployment.yaml", "Deployment")
-
-
-def _pod_spec() -> dict[str, Any]:
-    spec: dict[str, Any] = _deployment()["spec"]["template"]["spec"]
-    return spec
-
-
-def _container() -> dict[str, Any]:
-    (container,) = _pod_spec()["containers"]
-    return dict(container)
-
-
-def _env(container: dict[str, Any]) -> dict[str, str]:
-    return {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
 
 
 def _port(container: dict[str, Any], name: str) -> int:
@@ -179,12 +108,12 @@ def _port(container: dict[str, Any], name: str) -> int:
 
 
 def _mounts(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    volumes = {v["name"]: v for v in _pod_spec()["volumes"]}
+    volumes = {v["name"]: v for v in bot_pod_spec()["volumes"]}
     return {m["mountPath"]: volumes[m["name"]] for m in container["volumeMounts"]}
 
 
 def test_deployment_runs_two_probed_replicas_with_a_read_only_root() -> None:
-    deployment, pod, container = _deployment(), _pod_spec(), _container()
+    deployment, pod, container = bot_deployment(), bot_pod_spec(), bot_container()
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
 
     assert deployment["spec"]["replicas"] == 2
@@ -204,7 +133,7 @@ def test_deployment_runs_two_probed_replicas_with_a_read_only_root() -> None:
 
 
 def test_deployment_resources_cover_the_measured_peak() -> None:
-    resources = _container()["resources"]
+    resources = bot_container()["resources"]
 
     assert quantity_bytes(resources["requests"]["memory"]) >= MEASURED_PEAK_RSS
     assert quantity_bytes(resources["limits"]["memory"]) >= 2 * MEASURED_PEAK_RSS
@@ -212,8 +141,8 @@ def test_deployment_resources_cover_the_measured_peak() -> None:
 
 
 def test_policy_comes_from_the_configmap_and_is_a_policy_the_bot_accepts(tmp_path: Path) -> None:
-    container = _container()
-    policy_path = Path(_env(container)["EKS_ACCESS_POLICY"])
+    container = bot_container()
+    policy_path = Path(literal_env(container)["EKS_ACCESS_POLICY"])
     volume = _mounts(container)[str(policy_path.parent)]
     configmap = one("policy-configmap.yaml", "ConfigMap")
 
@@ -226,7 +155,7 @@ def test_policy_comes_from_the_configmap_and_is_a_policy_the_bot_accepts(tmp_pat
 
 
 def test_secrets_come_from_the_secret_and_nothing_secret_is_inlined() -> None:
-    container = _container()
+    container = bot_container()
     secret = one("secret.example.yaml", "Secret")
     refs = {
         e["name"]: e["valueFrom"]["secretKeyRef"]
@@ -237,13 +166,13 @@ def test_secrets_come_from_the_secret_and_nothing_secret_is_inlined() -> None:
     assert set(refs) == {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DATABASE_URL"}
     assert {r["name"] for r in refs.values()} == {secret["metadata"]["name"]}
     assert {r["key"] for r in refs.values()} == set(secret["stringData"])
-    assert not set(_env(container)) & set(refs)
+    assert not set(literal_env(container)) & set(refs)
     # Two replicas need PostgreSQL (SQLite is one process's database).
     assert secret["stringData"]["DATABASE_URL"].startswith("postgresql://")
 
 
 def test_service_pdb_and_service_account_point_at_the_pods() -> None:
-    deployment = _deployment()
+    deployment = bot_deployment()
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
     service = one("service.yaml", "Service")
     pdb = one("pdb.yaml", "PodDisruptionBudget")
@@ -254,7 +183,7 @@ def test_service_pdb_and_service_account_point_at_the_pods() -> None:
     assert pdb["apiVersion"] == "policy/v1"
     assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
     assert 0 < pdb["spec"]["minAvailable"] < deployment["spec"]["replicas"]
-    assert _pod_spec()["serviceAccountName"] == account["metadata"]["name"]
+    assert bot_pod_spec()["serviceAccountName"] == account["metadata"]["name"]
     role_arn = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
     assert re.fullmatch(r"arn:aws:iam::\d{12}:role/[\w+=,.@-]+", role_arn)
 
@@ -264,11 +193,11 @@ def test_migrate_job_is_the_deployment_s_image_running_migrate() -> None:
     pod = job["spec"]["template"]["spec"]
     (container,) = pod["containers"]
 
-    assert container["image"] == _container()["image"]
+    assert container["image"] == bot_container()["image"]
     assert container["command"] == ["eks-access", "migrate"]
     # It runs before the rest exists: the default service account, and no token.
     assert "serviceAccountName" not in pod and pod["automountServiceAccountToken"] is False
-    assert pod["securityContext"]["runAsUser"] == _pod_spec()["securityContext"]["runAsUser"]
+    assert pod["securityContext"]["runAsUser"] == bot_pod_spec()["securityContext"]["runAsUser"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
 
@@ -359,14 +288,14 @@ def test_the_apiserver_keeps_the_deployment_as_written(
     missing from what the server answers."""
     (accepted,) = server_dry_run(kubectl, kube_env, "apply", MANIFESTS / "deployment.yaml")
     (container,) = accepted["spec"]["template"]["spec"]["containers"]
-    written = _container()
+    written = bot_container()
 
     for key in ("env", "ports", "securityContext", "volumeMounts", "resources"):
         assert _subset(written[key], container[key]), key
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert _subset(written[probe], container[probe]), probe
     assert _subset(
-        _pod_spec()["securityContext"], accepted["spec"]["template"]["spec"]["securityContext"]
+        bot_pod_spec()["securityContext"], accepted["spec"]["template"]["spec"]["securityContext"]
     )
 
 
@@ -418,208 +347,9 @@ def _subset(written: Any, served: Any) -> bool:
 
 
 def _pyproject() -> dict[str, Any]:
-    import tomllib
-
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
 def _dockerignore() -> list[str]:
     lines = (ROOT / ".dockerignore").read_text().splitlines()
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-
-
-# -- the container under the Deployment's constraints ---------------------------------------
-
-
-@pytest.fixture
-def slack_stub() -> Iterator[SlackStub]:
-    stub = SlackStub()
-    yield stub
-    stub.close()
-
-
-@pytest.fixture
-def can_run_pods() -> None:
-    problem = pod_problem()
-    if problem:
-        if running_in_ci():
-            pytest.fail(f"CI runs the bot's pod: {problem}", pytrace=False)
-        pytest.skip(problem)
-
-
-def image_env() -> dict[str, str]:
-    """The final stage's ENV, less PATH (the pod puts this virtualenv's bin there)."""
-    pairs = [p for args in instruction(dockerfile_stages()[-1], "ENV") for p in shlex.split(args)]
-    env = dict(pair.split("=", 1) for pair in pairs)
-    env.pop("PATH")
-    return env
-
-
-def image_user_home() -> str:
-    """The home folder the final stage's useradd gives the image's user."""
-    (home,) = re.findall(r"--home-dir (\S+)", " ".join(instruction(dockerfile_stages()[-1], "RUN")))
-    return str(home)
-
-
-def inline_kubeconfig(path: str) -> str:
-    """The kubeconfig with its CA inline, as one kept in a Secret is."""
-    config = yaml.safe_load(Path(path).read_text())
-    for entry in config["clusters"]:
-        ca = Path(entry["cluster"].pop("certificate-authority")).read_bytes()
-        entry["cluster"]["certificate-authority-data"] = base64.b64encode(ca).decode()
-    return yaml.safe_dump(config)
-
-
-def bot_pod(
-    scratch: Path, kube_env: KubeEnv, database_url: str, stub: SlackStub, *, tmp: bool = True
-) -> Pod:
-    """The Deployment's pod, as shipped but for its cluster: the shipped policy names EKS
-    clusters, reached through AWS; here the policy names the test apiserver, through a
-    kubeconfig mounted from a Secret."""
-    spec = copy.deepcopy(_pod_spec())
-    (container,) = spec["containers"]
-    spec["volumes"].append({"name": "kube", "secret": {"secretName": "eks-access-kubeconfig"}})
-    container["volumeMounts"].append(
-        {"name": "kube", "mountPath": "/etc/eks-access-kube", "readOnly": True}
-    )
-    if not tmp:
-        container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] != "tmp"]
-    final = dockerfile_stages()[-1]
-    policy_file = Path(_env(container)["EKS_ACCESS_POLICY"]).name
-    return Pod(
-        pod_spec=spec,
-        objects={
-            "eks-access-policy": {
-                policy_file: yaml.safe_dump(e2e_policy("/etc/eks-access-kube/config"))
-            },
-            "eks-access-kubeconfig": {"config": inline_kubeconfig(kube_env.bot_kubeconfig)},
-            "eks-access": {
-                "SLACK_BOT_TOKEN": "xoxb-test",
-                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-                "DATABASE_URL": database_url,
-            },
-        },
-        argv=exec_form(instruction(final, "CMD")[0]),
-        workdir=instruction(final, "WORKDIR")[0],
-        home=image_user_home(),
-        scratch=scratch,
-        image_env=image_env(),
-        env_overrides={
-            "PORT": str(free_port()),  # the host's network: a free port, not 3000
-            "SLACK_API_URL": stub.url,
-            "EKS_ACCESS_RECONCILE_INTERVAL": "1",
-        },
-    )
-
-
-def wait_healthy(pod: Pod, log: Path, timeout: float = 60) -> None:
-    url = f"http://127.0.0.1:{pod.env()['PORT']}/healthz"
-    deadline = time.monotonic() + timeout
-    assert pod.process is not None
-    while time.monotonic() < deadline:
-        if pod.process.poll() is not None:
-            pytest.fail(f"the pod's process exited:\n{log.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"the pod did not become healthy:\n{log.read_text(errors='replace')}")
-
-
-def orphan_binding(kube_env: KubeEnv) -> str:
-    """A RoleBinding of the bot's for a grant the database does not know: reconcile deletes it."""
-    doc = role_binding_manifest(pods_read_grant("orphan01", principal("dev-orphan"), "default"))
-    client.RbacAuthorizationV1Api(kube_env.admin_api_client()).create_namespaced_role_binding(
-        "default", client.V1RoleBinding.model_validate(doc)
-    )
-    return str(doc["metadata"]["name"])
-
-
-def binding_exists(kube_env: KubeEnv, name: str) -> bool:
-    rbac = client.RbacAuthorizationV1Api(kube_env.admin_api_client())
-    try:
-        rbac.read_namespaced_role_binding(name, "default")
-        return True
-    except client.ApiException as exc:
-        if exc.status == 404:
-            return False
-        raise
-
-
-@pytest.fixture
-def make_pod(
-    can_run_pods: None,
-    kube_env: KubeEnv,
-    aws_auth_reset: dict[str, str],
-    postgres_url: str,
-    slack_stub: SlackStub,
-    tmp_path: Path,
-) -> Callable[..., Pod]:
-    """`bot_pod` on a fresh cluster, database schema and Slack stub."""
-    return functools.partial(bot_pod, tmp_path, kube_env, postgres_url, slack_stub)
-
-
-@contextlib.contextmanager
-def running(pod: Pod, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """The pod's process, healthy (/healthz 200), killed on the way out."""
-    with log.open("ab") as out:
-        process = pod.start(out)
-    try:
-        wait_healthy(pod, log)
-        yield process
-    finally:
-        pod.stop()
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return condition()
-
-
-@pytest.mark.kube
-@pytest.mark.postgres
-def test_the_bot_runs_as_its_pod_read_only_root_its_user_and_volumes(
-    make_pod: Callable[..., Pod], kube_env: KubeEnv, tmp_path: Path
-) -> None:
-    pod = make_pod()
-    orphan = orphan_binding(kube_env)
-    log = tmp_path / "pod.log"
-    healthcheck = healthcheck_argv()
-    with running(pod, log) as process:
-        status = Path(f"/proc/{process.pid}/status").read_text()
-        uid = _pod_spec()["securityContext"]["runAsUser"]
-        assert re.search(rf"^Uid:\s+{uid}\s+{uid}\s", status, re.M), "runs as its runAsUser"
-        # The image's HEALTHCHECK, as Docker runs it: in the container's environment.
-        assert subprocess.run(healthcheck, env=pod.env(), timeout=10).returncode == 0
-        # Reconcile reaches the cluster from inside the pod and removes the bot's leftover.
-        assert wait_for(lambda: not binding_exists(kube_env, orphan)), log.read_text()
-        # On the way it wrote the kubeconfig's CA to a temporary file: into the emptyDir,
-        # the one place it can write.
-        assert list(pod.path_inside("/tmp").iterdir())
-        with pytest.raises(OSError, match="Read-only file system"):
-            pod.path_inside(f"{pod.workdir}/probe").write_text("the root is read-only")
-    text = log.read_text(errors="replace")
-    assert "Read-only file system" not in text and "Traceback" not in text, text
-    assert subprocess.run(healthcheck, env=pod.env(), timeout=10).returncode != 0
-
-
-@pytest.mark.kube
-@pytest.mark.postgres
-def test_without_the_tmp_emptydir_the_read_only_root_keeps_the_bot_off_its_clusters(
-    make_pod: Callable[..., Pod], kube_env: KubeEnv, tmp_path: Path
-) -> None:
-    """Why the Deployment mounts /tmp: the kubernetes client puts a kubeconfig's inline
-    certificates in temporary files, and a read-only root has nowhere else for them."""
-    pod = make_pod(tmp=False)
-    orphan = orphan_binding(kube_env)
-    log = tmp_path / "pod.log"
-
-    with running(pod, log):
-        assert wait_for(lambda: "No usable temporary directory" in log.read_text()), log.read_text()
-
-    assert "reconcile of dev skipped: Cannot load the kubeconfig" in log.read_text()
-    assert binding_exists(kube_env, orphan)
