@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds a kube-apiserver (Debian's kubernetes 1.20 source, vendored deps) and installs etcd,
-# into an envtest-style assets folder outside the repo. Nothing prebuilt can be downloaded here.
+# Builds a kube-apiserver (Debian's kubernetes 1.20 source, vendored deps) and installs etcd and
+# kubectl, into an envtest-style assets folder outside the repo (setup-envtest's folders hold the
+# same three). Nothing prebuilt can be downloaded here but Debian's packages.
 # Usage: .ci/build-envtest.sh [ASSETS_DIR]   (default: ~/.cache/eks-access/envtest)
 set -euo pipefail
 ASSETS="${1:-${KUBEBUILDER_ASSETS:-$HOME/.cache/eks-access/envtest}}"
@@ -22,6 +23,20 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 ln -sf "$(command -v etcd)" "$ASSETS/etcd"
+
+# kubectl from Debian's kubernetes-client: the same source version as the apiserver below, so
+# there is no version skew. Unpacked into the assets folder rather than installed, so it never
+# replaces (or conflicts with) a kubectl the machine already has.
+if [ ! -x "$ASSETS/kubectl" ]; then
+  log "kubectl from Debian's kubernetes-client"
+  kwork=$(mktemp -d /tmp/kubectl-deb.XXXXXX)
+  (cd "$kwork" && { apt-get download kubernetes-client >/dev/null 2>&1 ||
+    { apt-get update -qq && apt-get download kubernetes-client >/dev/null 2>&1; }; })
+  dpkg-deb -x "$kwork"/kubernetes-client_*.deb "$kwork/root"
+  install -m 0755 "$kwork/root/usr/bin/kubectl" "$ASSETS/kubectl"
+  rm -rf "$kwork"
+  log "installed $("$ASSETS/kubectl" version --client --short 2>/dev/null || echo kubectl)"
+fi
 
 if [ -x "$ASSETS/kube-apiserver" ]; then
   log "kube-apiserver already built in $ASSETS"

@@ -128,14 +128,17 @@ class KubeEnv:
         resource: str,
         namespace: str,
         group: str = "",
+        *,
+        name: str = "",
     ) -> bool:
-        """The apiserver's own answer (a SubjectAccessReview as admin)."""
+        """The apiserver's own answer (a SubjectAccessReview as admin), for object `name` if
+        given (a rule with resourceNames allows only requests that name the object)."""
         review = client.V1SubjectAccessReview(
             spec=client.V1SubjectAccessReviewSpec(
                 user=user,
                 groups=list(groups),
                 resource_attributes=client.V1ResourceAttributes(
-                    namespace=namespace, verb=verb, group=group, resource=resource
+                    namespace=namespace, verb=verb, group=group, resource=resource, name=name
                 ),
             )
         )
@@ -154,6 +157,7 @@ class KubeEnv:
         group: str = "",
         *,
         expect: bool,
+        name: str = "",
         timeout: float = 3.0,
     ) -> bool:
         """`can()` once the authorizer has caught up with a change just made.
@@ -164,13 +168,13 @@ class KubeEnv:
         """
         deadline = time.monotonic() + timeout
         while True:
-            answer = self.can(user, groups, verb, resource, namespace, group)
+            answer = self.can(user, groups, verb, resource, namespace, group, name=name)
             if answer == expect or time.monotonic() >= deadline:
                 return answer
             time.sleep(0.02)
 
 
-def _running_in_ci() -> bool:
+def running_in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
@@ -183,7 +187,7 @@ def kube_env() -> Iterator[KubeEnv]:
             f"{' and '.join(missing)} not found in {folder} (set {ASSETS_ENV} or run "
             ".ci/build-envtest.sh)"
         )
-        if _running_in_ci():
+        if running_in_ci():
             pytest.fail(f"CI needs the real apiserver: {reason}", pytrace=False)
         pytest.skip(reason)
     with (

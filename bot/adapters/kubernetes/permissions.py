@@ -1,7 +1,19 @@
-"""The bot's own RBAC: exactly what the gateway needs, no wildcards, names wherever possible.
+"""The bot's own RBAC: exactly what the gateway calls, no wildcards, names wherever possible.
 
-Verified against a real apiserver (tests/adapters/kubernetes), each verb below is necessary:
+Each verb is one a gateway operation calls, and no other: tests/adapters/kubernetes/
+test_permissions.py removes each in turn and shows, on a real apiserver, the operation that
+then fails.
 
+- aws-auth, by name: `get` (read it) and `update` (write it back with the resourceVersion
+  read). Not `create`: it cannot be limited to aws-auth and would allow any ConfigMap in
+  kube-system. A missing aws-auth is reported as a PermanentError instead (EKS creates it with
+  the first node group).
+- rolebindings: `create` (a grant's binding), `get` (read before deleting or converging one),
+  `list` (reconcile's inventory), `update` (converge its subjects and labels), `delete`
+  (revoke).
+- profile Roles, by name: `get` and `update` (the rules are written by an update, below).
+- No `patch` anywhere: every write is a read-modify-write replace carrying the resourceVersion
+  it read, so it never overwrites another writer's change.
 - `bind` on the profile Roles and referenced ClusterRoles: without it, creating a RoleBinding
   is an escalation (the bot does not hold the permissions it hands out). `escalate` does not
   stand in for `bind`. A Role in the grant namespace may grant `bind` on ClusterRoles; it then
@@ -13,9 +25,6 @@ Verified against a real apiserver (tests/adapters/kubernetes), each verb below i
   which names the Role, so `escalate` stays restricted to the profile Roles.
 - `create` on roles and rolebindings cannot be restricted by name (same reason). A Role the
   bot creates grants nothing until it is bound, and binding is limited by `bind` above.
-- aws-auth: `get`/`update`/`patch` by name. Not `create`: it cannot be limited to aws-auth and
-  would allow any ConfigMap in kube-system. A missing aws-auth is reported as a PermanentError
-  instead (EKS creates it with the first node group).
 - Nothing cluster-wide: the bot reviews access only as itself (`check-config --check-clusters`
   asks SelfSubjectAccessReviews, which every authenticated user may), so it needs no
   `subjectaccessreviews` and no ClusterRole of its own.
@@ -123,17 +132,15 @@ def bot_permissions_manifest(
         docs += _role_and_binding(
             AWS_AUTH_NAMESPACE,
             AWS_AUTH_ROLE,
-            [_rule("", "configmaps", ["get", "update", "patch"], [AWS_AUTH_NAME])],
+            [_rule("", "configmaps", ["get", "update"], [AWS_AUTH_NAME])],
             subject,
         )
     grant_rules = [
-        _rule(RBAC_GROUP, "rolebindings", ["create", "get", "list", "update", "patch", "delete"]),
+        _rule(RBAC_GROUP, "rolebindings", ["create", "get", "list", "update", "delete"]),
         _rule(RBAC_GROUP, "roles", ["create"]),
     ]
     if roles:
-        grant_rules.append(
-            _rule(RBAC_GROUP, "roles", ["get", "update", "patch", "bind", "escalate"], roles)
-        )
+        grant_rules.append(_rule(RBAC_GROUP, "roles", ["get", "update", "bind", "escalate"], roles))
     if cluster_roles:
         grant_rules.append(_rule(RBAC_GROUP, "clusterroles", ["bind"], cluster_roles))
     for namespace in sorted(set(namespaces)):

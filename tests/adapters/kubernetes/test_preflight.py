@@ -26,11 +26,11 @@ from tests.adapters.test_cli import run
 from tests.support.envtest import apply_manifest, free_port
 from tests.support.kube import RBAC, TEST_OBJECT_LABEL, KubeEnv
 
-# What the policy below needs of the bot on an aws-auth cluster: get, update and patch on
-# aws-auth, and in each of its two namespaces 6 verbs on rolebindings, create on roles,
-# 5 verbs on the profile Role and bind on the ClusterRole `view`.
-AWS_AUTH_NEEDS = 3 + 2 * (6 + 1 + 5 + 1)
-ACCESS_ENTRY_NEEDS = AWS_AUTH_NEEDS - 3  # no aws-auth
+# What the policy below needs of the bot on an aws-auth cluster: get and update on aws-auth,
+# and in each of its two namespaces 5 verbs on rolebindings, create on roles, 4 verbs on the
+# profile Role and bind on the ClusterRole `view`.
+AWS_AUTH_NEEDS = 2 + 2 * (5 + 1 + 4 + 1)
+ACCESS_ENTRY_NEEDS = AWS_AUTH_NEEDS - 2  # no aws-auth
 ACCOUNT = "123456789012"  # moto's, which the emulator gives the test credentials
 
 
@@ -206,7 +206,7 @@ def bound_to(kube_env: KubeEnv, aws_auth_reset: dict[str, str]) -> Iterator[Any]
 @pytest.mark.parametrize(
     ("drop", "named"),
     [
-        (("kube-system", "configmaps", "patch"), "patch configmaps/aws-auth in kube-system"),
+        (("kube-system", "configmaps", "update"), "update configmaps/aws-auth in kube-system"),
         (
             ("payments", "roles", "bind"),
             "bind roles.rbac.authorization.k8s.io/eks-access-pods-read in payments",
@@ -216,7 +216,7 @@ def bound_to(kube_env: KubeEnv, aws_auth_reset: dict[str, str]) -> Iterator[Any]
             "delete rolebindings.rbac.authorization.k8s.io in default",
         ),
     ],
-    ids=["aws-auth-patch", "bind-profile-role", "delete-bindings"],
+    ids=["aws-auth-update", "bind-profile-role", "delete-bindings"],
 )
 def test_a_missing_verb_is_named_and_fails_the_check(
     kube_env: KubeEnv, tmp_path: Path, bound_to: Any, drop: tuple[str, str, str], named: str
