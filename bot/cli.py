@@ -7,12 +7,19 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import yaml
 
+from bot.adapters.audit_export import FORMATS, WRITERS, BadSince, row_of, since_from
 from bot.config import Settings
 from bot.domain.policy import Policy
 from bot.policy_file import PolicyError, load_policy
+
+if TYPE_CHECKING:
+    from bot.adapters.storage.repository import SqlGrantStore
+
+log = logging.getLogger("eks-access")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,8 +52,16 @@ def main(argv: list[str] | None = None) -> int:
         "(and the policy of each assume_role role)",
     )
     sub.add_parser("sweep", help="run one sweep pass now (expiry, retries, timeouts)")
-    audit = sub.add_parser("audit", help="print the audit trail of a request")
-    audit.add_argument("grant_id")
+    audit = sub.add_parser(
+        "audit",
+        help="print the audit trail of a request, or export every grant of a period "
+        "(--since) as JSON or CSV",
+    )
+    audit.add_argument("grant_id", nargs="?", help="the request whose trail to print")
+    audit.add_argument(
+        "--since", help="export every grant open since then: 7d, 12h, or a date (2026-11-01)"
+    )
+    audit.add_argument("--format", choices=FORMATS, help="of the export: json (the default) or csv")
     # `plan grant p 2h --user U1 ns=x`: options may come before the ns=/cluster= words.
     args, unknown = parser.parse_known_args(argv)
     if unknown and args.cmd == "plan" and all("=" in u and not u.startswith("-") for u in unknown):
@@ -196,11 +211,63 @@ def _sweep(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    """Reads only: no migration, no Slack, no cluster. The export goes to stdout, the log to
+    stderr."""
     from bot.adapters.storage.engine import make_engine
     from bot.adapters.storage.repository import SqlGrantStore
+    from bot.domain.errors import TransientError
 
-    store = SqlGrantStore(make_engine(settings.database_url))
-    for event in store.audit_trail(args.grant_id):
+    misuse = _audit_misuse(args)
+    if misuse:
+        print(f"eks-access audit: {misuse}.", file=sys.stderr)
+        return 2
+    try:
+        since = None if args.since is None else since_from(args.since, datetime.now(UTC))
+    except BadSince as e:
+        print(f"eks-access audit: {e}", file=sys.stderr)
+        return 2
+    engine = make_engine(settings.database_url)
+    try:
+        store = SqlGrantStore(engine)
+        if not store.has_schema():
+            print(
+                "eks-access audit: the database at DATABASE_URL holds no eks-access tables "
+                "(`eks-access migrate` creates them).",
+                file=sys.stderr,
+            )
+            return 1
+        if since is None:
+            return _print_trail(store, args.grant_id)
+        grants = store.grants_since(since)
+        WRITERS[args.format or "json"]((row_of(g) for g in grants), sys.stdout)
+        log.info("exported %d grant(s) open since %s", len(grants), since.isoformat())
+        return 0
+    except TransientError as e:
+        print(f"eks-access audit: {e}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+
+
+def _audit_misuse(args: argparse.Namespace) -> str | None:
+    if args.grant_id is None and args.since is None:
+        return "give a request id, or --since for an export"
+    if args.grant_id is not None and args.since is not None:
+        return "give a request id or --since, not both"
+    if args.grant_id is not None and args.format is not None:
+        return "--format is for the --since export; the trail of one request is text"
+    return None
+
+
+def _print_trail(store: SqlGrantStore, grant_id: str) -> int:
+    from bot.domain.markup import PLAIN
+    from bot.domain.refusals import NoSuchRequest
+
+    trail = store.audit_trail(grant_id)
+    if not trail:
+        print(f"eks-access audit: {NoSuchRequest(grant_id).describe(PLAIN)}", file=sys.stderr)
+        return 1
+    for event in trail:
         print(f"{event.at.isoformat()}  {event.actor:<12} {event.action:<24} {event.detail}")
     return 0
 
