@@ -16,7 +16,12 @@ log = logging.getLogger(__name__)
 
 
 def _undelivered(message: str, grant_id: str) -> None:
-    log.warning("not delivered (no SLACK_BOT_TOKEN): %s for grant %s", message, grant_id)
+    log.warning(
+        "not delivered (no SLACK_BOT_TOKEN): %s for grant %s",
+        message,
+        grant_id,
+        extra={"grant_id": grant_id},
+    )
 
 
 class UndeliveredNotifier:
