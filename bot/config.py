@@ -111,7 +111,10 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """The values no log line may show: the Slack tokens and signing secret, and the
         database password (as written in DATABASE_URL and decoded)."""
-        password = urlsplit(self.database_url).password or ""
+        try:
+            password = urlsplit(self.database_url).password or ""
+        except ValueError:  # not a URL urllib can split (nor can SQLAlchemy)
+            password = ""
         found = (
             self.slack.bot_token,
             self.slack.signing_secret,

@@ -17,7 +17,8 @@ from bot.adapters.audit_export import (
     write_csv,
     write_json,
 )
-from bot.domain.grants import EndReason, Grant, GrantStatus
+from bot.domain.grants import EndReason, GrantStatus
+from tests.adapters.test_cli_audit import request
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -55,19 +56,14 @@ def test_a_bad_since_says_what_is_wrong(text: str, sentence: str) -> None:
     assert str(refused.value).startswith(sentence)
 
 
-GRANT = Grant(
-    id="abcd2345",
-    requester="U0ALICE",
+GRANT = request(
+    "abcd2345",
+    NOW,
     principal_arn="arn:aws:iam::111122223333:role/AWSReservedSSO_Eng_0123",
     session_name="alice@example.com",
-    profile="pods-read",
-    cluster="dev",
-    namespace="default",
     duration=timedelta(hours=2),
     reason='@here "quoted", with a comma\nand a line',
     status=GrantStatus.ENDED,
-    created_at=NOW,
-    pending_until=NOW + timedelta(hours=4),
     ended_at=NOW + timedelta(hours=2),
     ended_by="system",
     end_reason=EndReason.EXPIRED,

@@ -15,8 +15,9 @@ import yaml
 from bot.adapters.storage.engine import make_engine
 from bot.adapters.storage.repository import SqlGrantStore
 from bot.domain import transitions
-from bot.domain.grants import AuditEvent, Grant, GrantStatus
+from bot.domain.grants import AuditEvent
 from tests.adapters.test_cli import EXAMPLE, run
+from tests.adapters.test_cli_audit import request
 
 TEXT_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ [\w.-]+: .*")
 
@@ -41,19 +42,7 @@ def seed(url: str) -> None:
     store = SqlGrantStore(engine)
     long_ago = datetime.now(UTC) - timedelta(days=1)
     for grant_id in ("timedout", "approved"):
-        grant = Grant(
-            id=grant_id,
-            requester="U0ALICE",
-            principal_arn="arn:aws:iam::111122223333:user/alice",
-            profile="pods-read",
-            cluster="dev",
-            namespace="default",
-            duration=timedelta(hours=1),
-            reason="",
-            status=GrantStatus.PENDING,
-            created_at=long_ago,
-            pending_until=long_ago + timedelta(hours=4),
-        )
+        grant = request(grant_id, long_ago, duration=timedelta(hours=1))
         store.add_grant(grant, AuditEvent(long_ago, "U0ALICE", "request.created", grant_id))
     approve = transitions.approve(
         grant, actor="U0CAROL", note="", now=datetime.now(UTC), lease=timedelta(0)
