@@ -9,10 +9,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Literal
+from urllib.parse import unquote, urlsplit
 
 from bot.domain.retry import Retry
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
+LogFormat = Literal["text", "json"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,11 @@ class Settings:
     #: kills itself at these points (`before:ensure_mapping`, …; bot.adapters.faults). Never set
     #: it in production.
     crash_points: tuple[str, ...] = ()
+    #: EKS_ACCESS_LOG_FORMAT (text): `text` writes `time LEVEL logger: message` lines for
+    #: people; `json` writes one JSON object per line (level, logger, message, the grant, actor
+    #: and cluster concerned, tracebacks as `exc_info`) for log pipelines, and then every line
+    #: on stderr is JSON, the libraries', warnings' and crashes' included (bot.adapters.logs).
+    log_format: LogFormat = "text"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -113,7 +121,24 @@ class Settings:
             crash_points=tuple(
                 p.strip() for p in env.get("EKS_ACCESS_CRASH_AT", "").split(",") if p.strip()
             ),
+            log_format=_log_format(env),
         )
+
+    def secrets(self) -> tuple[str, ...]:
+        """The values no log line may show: the Slack tokens and signing secret, and the
+        database password (as written in DATABASE_URL and decoded)."""
+        try:
+            password = urlsplit(self.database_url).password or ""
+        except ValueError:  # not a URL urllib can split (nor can SQLAlchemy)
+            password = ""
+        found = (
+            self.slack.bot_token,
+            self.slack.signing_secret,
+            self.slack.app_token,
+            password,
+            unquote(password),
+        )
+        return tuple(dict.fromkeys(s for s in found if s))
 
     def __repr__(self) -> str:  # secrets never logged
         return (
@@ -122,6 +147,19 @@ class Settings:
             f"socket_mode={bool(self.slack.app_token)}, host={self.http.host!r}, "
             f"port={self.http.port})"
         )
+
+
+class SettingsError(ValueError):
+    """A variable has a value the bot cannot use; the message names it and what it takes."""
+
+
+def _log_format(env: Mapping[str, str]) -> LogFormat:
+    value = (env.get("EKS_ACCESS_LOG_FORMAT") or "text").strip().lower()
+    if value == "text":
+        return "text"
+    if value == "json":
+        return "json"
+    raise SettingsError(f"EKS_ACCESS_LOG_FORMAT is {value!r}: use `text` (the default) or `json`.")
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

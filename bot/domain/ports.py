@@ -128,6 +128,12 @@ class GrantStore(Protocol):
         grant's own warn_before)."""
         ...
 
+    def grants_since(self, at: datetime) -> list[Grant]:
+        """Every request and grant that was open at some time since `at` — created since, ended
+        since, or not ended yet (an access requested before `at` may still be held) — oldest
+        first. The audit export reads it."""
+        ...
+
     def access_refs(self, cluster: str) -> list[GrantRef]:
         """A few columns of every grant holding access on a cluster (reconcile reads them all
         at once)."""

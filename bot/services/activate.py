@@ -3,6 +3,7 @@ entry), then the Role/RoleBinding."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from bot.domain import transitions
@@ -12,6 +13,8 @@ from bot.domain.plan import rbac_for_grant
 from bot.services.deps import Deps
 from bot.services.failures import schedule_retry
 from bot.services.finish_revocation import FinishRevocation
+
+log = logging.getLogger(__name__)
 
 
 class ActivateGrant:
@@ -65,6 +68,8 @@ class ActivateGrant:
         )
         if failing is None:
             return self._lost_race(grant.id)
+        if reason is EndReason.FAILED:
+            log.warning("grant %s could not be applied: %s", grant.id, detail)
         return FinishRevocation(deps).execute(grant_id=grant.id)
 
     def _lost_race(self, grant_id: str) -> Grant:

@@ -11,6 +11,7 @@ from bot.domain.policy import Policy, Profile, group_ids, names_member
 from bot.domain.ports import Clock, Clusters, Directory, ExpiryTimers, GrantStore
 from bot.domain.refusals import NoSuchRequest, ProfileGone
 from bot.domain.retry import Retry
+from bot.services.log_context import note
 
 
 @dataclass(frozen=True)
@@ -39,4 +40,5 @@ class Deps:
         grant = self.store.get_grant(grant_id)
         if grant is None:
             raise NoSuchRequest(grant_id)
+        note(grant_id=grant.id, cluster=grant.cluster)  # the lines of this work name it
         return grant

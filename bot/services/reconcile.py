@@ -11,6 +11,7 @@ from bot.domain.grants import SYSTEM, AuditEvent, GrantStatus
 from bot.domain.plan import rbac_for_grant
 from bot.domain.principals import Principal
 from bot.services.deps import Deps
+from bot.services.log_context import note
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class ReconcileCluster:
 
     def execute(self, *, cluster: str) -> ReconcileReport:
         deps, report = self.deps, ReconcileReport()
+        note(cluster=cluster)
         gateway = deps.clusters.get(cluster)
         namespaces = {ns for p in deps.policy.profiles.values() for ns in p.namespaces}
         state = gateway.owned_state(namespaces)

@@ -25,6 +25,7 @@ from bot.domain.refusals import (
     ProfileNotRequestable,
 )
 from bot.services.deps import Deps
+from bot.services.log_context import note
 
 
 class RequestAccess:
@@ -66,6 +67,7 @@ class RequestAccess:
             created_at=now,
             pending_until=now + profile.pending_timeout,
         )
+        note(grant_id=grant.id, cluster=grant.cluster)
         deps.store.add_grant(
             grant,
             AuditEvent(

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.domain import transitions
-from bot.domain.grants import Grant
+from bot.domain.grants import SYSTEM, Grant
 from bot.services.activate import ActivateGrant
 from bot.services.deps import Deps
 from bot.services.expire import ExpireGrant
 from bot.services.finish_revocation import FinishRevocation
+from bot.services.log_context import scope
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,11 @@ class SweepDue:
                 )
                 report.retried += 1
         for grant in store.requests_past_deadline(now):
-            timed_out = store.apply(transitions.time_out(grant, now=now))
-            if timed_out is not None:
-                report.timed_out += 1
+            with scope(grant_id=grant.id, actor=SYSTEM):
+                timed_out = store.apply(transitions.time_out(grant, now=now))
+                if timed_out is not None:
+                    report.timed_out += 1
+                    log.info("request %s timed out undecided", grant.id)
         for ext in store.extensions_past_deadline(now):
             store.apply(transitions.time_out_extension(ext, now=now))
         self._warn(report, now)
@@ -107,11 +110,12 @@ class SweepDue:
     ) -> None:
         """One grant's failure must not stop the sweep for the others; a cluster that failed
         (the grant records a retry) is marked down for the rest of the pass."""
-        try:
-            result = step(**kwargs)
-        except Exception as e:
-            log.exception("sweep step failed for %s", kwargs)
-            report.errors.append(f"{kwargs}: {e}")
-            return
+        with scope(actor=SYSTEM, grant_id=str(kwargs["grant_id"]), cluster=cluster):
+            try:
+                result = step(**kwargs)
+            except Exception as e:
+                log.exception("sweep step failed for %s", kwargs)
+                report.errors.append(f"{kwargs}: {e}")
+                return
         if isinstance(result, Grant) and result.last_error and result.attempts > 0:
             down.add(cluster)

@@ -120,6 +120,10 @@ class FakeStore:
             when=lambda g: g.warned_at is None and _by(g.expires_at, now + horizon),
         )
 
+    def grants_since(self, at: datetime) -> list[Grant]:
+        found = [g for g in list(self.grants.values()) if g.ended_at is None or g.ended_at >= at]
+        return sorted(found, key=lambda g: (g.created_at, g.id))
+
     def access_refs(self, cluster: str) -> list[GrantRef]:
         return [
             GrantRef(

@@ -14,6 +14,9 @@ from typing import Protocol
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from bot.domain.grants import SYSTEM
+from bot.services.log_context import scope
+
 log = logging.getLogger(__name__)
 
 #: Threads for jobs: the sweep, reconcile and expiry timers may run at once.
@@ -88,13 +91,14 @@ class Scheduler:
 
     def _leading_only(self, job: Callable[[], object]) -> Callable[[], None]:
         def run() -> None:
-            self._leading = self.leader.is_leader()
-            if not self._leading:
-                return
-            try:
-                job()
-            except Exception:
-                log.exception("scheduled job failed")
+            with scope(actor=SYSTEM):
+                self._leading = self.leader.is_leader()
+                if not self._leading:
+                    return
+                try:
+                    job()
+                except Exception:
+                    log.exception("scheduled job failed")
 
         run.__name__ = getattr(job, "__name__", "job")
         return run
@@ -113,8 +117,16 @@ class Scheduler:
         if existing is not None and existing.next_run_time == at:
             return  # armed already (the sweep re-arms every grant expiring soon)
         expire = self._expire
+
+        def fire() -> None:
+            with scope(actor=SYSTEM, grant_id=grant_id):
+                try:
+                    expire(grant_id)
+                except Exception:
+                    log.exception("expiry timer failed")  # the sweep takes the grant over
+
         self._aps.add_job(
-            lambda: expire(grant_id),
+            fire,
             "date",
             run_date=at,
             id=f"expire:{grant_id}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -10,12 +11,13 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from bot.adapters.slack import actions, commands
 from bot.config import SlackSettings
 from bot.services.deps import Deps
+from bot.services.log_context import note, scope
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +36,47 @@ def build_app(settings: SlackSettings, client: WebClient, deps: Deps, work: Work
     then only ever ack, so an ack never waits behind another command's database or cluster
     calls (Slack gives 3 s), and a storm of approvals queues in a pool, not in front of acks.
     """
-    app = App(
+    app = ScopedApp(
         client=client,
         signing_secret=settings.signing_secret,
         process_before_response=False,
+        # Bolt's default is a plain pool of 5; this one carries the request's log fields.
+        listener_executor=work_pool(5, "listeners"),
     )
+    app.use(note_the_user)
     commands.register(app, deps, work.answers)
     actions.register(app, deps, work.decisions)
     return app
 
 
+class ScopedApp(App):
+    """Each request Slack sends is one unit of work for the log (bot.services.log_context):
+    its lines, and those of the work it hands to the pools, carry who is acting."""
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        with scope():
+            return super().dispatch(req)
+
+
+def note_the_user(body: dict[str, Any], next_: Callable[[], None]) -> None:
+    """A global middleware, after Bolt's own: the request is verified, its user is the actor."""
+    note(actor=_user_of(body))
+    next_()
+
+
+def _user_of(body: dict[str, Any]) -> str | None:
+    """Clicks and dialogs name `user.id`, slash commands `user_id`, events `event.user`."""
+    user = body.get("user")
+    if isinstance(user, dict):
+        return user.get("id")
+    return body.get("user_id") or (body.get("event") or {}).get("user")
+
+
 class WorkPool(ThreadPoolExecutor):
     """The work after an ack. A failure is logged: nobody waits on these futures.
 
-    `before_each`, if given, runs before each job (answers yield to acks in flight)."""
+    `before_each`, if given, runs before each job (answers yield to acks in flight). A job
+    runs with the log fields of the work that submitted it, in a scope of its own."""
 
     def __init__(
         self, *args: Any, before_each: Callable[[], None] | None = None, **kwargs: Any
@@ -61,13 +90,14 @@ class WorkPool(ThreadPoolExecutor):
         def logged() -> Any:
             if self.before_each is not None:
                 self.before_each()
-            try:
-                return fn(*args, **kwargs)
-            except Exception:
-                log.exception("work after an ack failed")
-                return None
+            with scope():
+                try:
+                    return fn(*args, **kwargs)
+                except Exception:
+                    log.exception("work after an ack failed")
+                    return None
 
-        future = super().submit(logged)
+        future = super().submit(contextvars.copy_context().run, logged)
         with self._in_flight_lock:
             self._in_flight.add(future)
         future.add_done_callback(self._done)

@@ -23,6 +23,7 @@ from bot.adapters.storage.repository import SqlGrantStore
 from bot.domain.grants import SYSTEM, AuditEvent
 from bot.domain.notices import Notice, NoticeKind, OwedNotice
 from bot.domain.ports import Clock
+from bot.services.log_context import scope
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,8 @@ class OutboxWorker:
                 self.store.delivered(owed.id, now)  # a later update shows the same message
                 continue
             try:
-                self.delivery.deliver(owed.notice)
+                with scope(grant_id=grant_id, actor=SYSTEM):
+                    self.delivery.deliver(owed.notice)
             except SlackApiError as e:
                 if not self._failed(owed, e, _error_of(e), _retry_after(e)):
                     waiting.add(grant_id)

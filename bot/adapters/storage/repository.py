@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, overload
 
 from sqlalchemy import (
@@ -14,6 +15,7 @@ from sqlalchemy import (
     RowMapping,
     func,
     insert,
+    inspect,
     or_,
     select,
     text,
@@ -127,6 +129,17 @@ class SqlGrantStore:
     def ping(self) -> None:
         with self._reads.connect() as conn:
             conn.execute(text("SELECT 1"))
+
+    @_db_errors
+    def has_schema(self) -> bool:
+        """Whether the database holds the bot's tables (read-only commands never create them,
+        nor an SQLite file)."""
+        url = self.engine.url
+        path = url.database or ":memory:"
+        if url.get_backend_name() == "sqlite" and path != ":memory:" and not Path(path).exists():
+            return False
+        with self._reads.connect() as conn:
+            return inspect(conn).has_table("grants")
 
     @_db_errors
     def add_grant(self, grant: Grant, event: AuditEvent, notices: tuple[Notice, ...] = ()) -> None:
@@ -253,6 +266,18 @@ class SqlGrantStore:
         return self._grants(
             _in({GrantStatus.ACTIVE}), c.warned_at.is_(None), c.expires_at <= now + horizon
         )
+
+    @_db_errors
+    def grants_since(self, at: datetime) -> list[Grant]:
+        c = grants.c
+        # Created since `at` implies ended (if at all) since `at`: one condition covers both.
+        query = (
+            select(grants)
+            .where(or_(c.ended_at.is_(None), c.ended_at >= at))
+            .order_by(c.created_at, c.id)
+        )
+        with self._reads.connect() as conn:
+            return [_grant(r) for r in conn.execute(query).mappings()]
 
     @_db_errors
     def access_refs(self, cluster: str) -> list[GrantRef]:

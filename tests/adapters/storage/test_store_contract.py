@@ -235,3 +235,29 @@ def test_messages_owed_are_written_with_the_change_that_owes_them(store: WithOut
     first = store.owed(limit=10)[0]
     store.delivered(first.id, NOW)
     assert store.owed(limit=10)[0].notice.kind is NoticeKind.APPROVAL_UPDATED
+
+
+def test_grants_since_is_everything_open_at_some_time_in_the_window(store: GrantStore) -> None:
+    """The audit export's read: an access requested before the window but still held (or
+    still being revoked) belongs to it as much as one requested inside it."""
+    since = NOW - timedelta(days=7)
+    before = since - timedelta(days=1)
+    seed(
+        store,
+        pending("newpendq", created_at=NOW),
+        pending("olddenyd", status=GrantStatus.DENIED, created_at=before, ended_at=before),
+        pending(
+            "oldendsx",
+            status=GrantStatus.ENDED,
+            created_at=before - timedelta(hours=1),
+            ended_at=since + timedelta(hours=1),
+        ),
+        pending("oldrevok", status=GrantStatus.REVOKING, created_at=before, ended_at=None),
+        pending(
+            "edgeendq", status=GrantStatus.TIMED_OUT, created_at=before, ended_at=since
+        ),  # ended exactly at `since`: still in
+    )
+    found = store.grants_since(since)
+    assert [g.id for g in found] == ["oldendsx", "edgeendq", "oldrevok", "newpendq"]
+    assert all(g.created_at.tzinfo and (g.ended_at is None or g.ended_at.tzinfo) for g in found)
+    assert store.grants_since(NOW + timedelta(days=1)) == [g for g in found if g.ended_at is None]
