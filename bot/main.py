@@ -267,6 +267,7 @@ def serve(settings: Settings) -> None:
                 ident="eks-access",
             )
             log.info("eks-access listening on http://%s:%s/slack/events", http.host, http.port)
+            listener.print_listen("Serving on http://{}:{}")  # as waitress.serve() says it
             listener.run()  # until _stop: then waitress waits for requests in flight (5 s)
             listener.close()
     finally:
