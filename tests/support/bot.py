@@ -262,10 +262,15 @@ class BotProcess:
                 time.sleep(0.1)
         else:
             raise RuntimeError(f"the bot did not become healthy:\n{self.log()}")
-        if self.socket_mode is not None:  # healthy first: its connection follows
-            self.socket_mode.wait_connected(
-                newer_than=connections_before, timeout=max(deadline - time.monotonic(), 5)
-            )
+        while self.socket_mode is not None:  # healthy first: its connection follows
+            try:
+                self.socket_mode.wait_connected(newer_than=connections_before, timeout=0.5)
+                return
+            except AssertionError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"the bot exited at start:\n{self.log()}") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the bot did not connect:\n{self.log()}") from None
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc and self.proc.poll() is None:
