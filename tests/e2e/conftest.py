@@ -9,6 +9,7 @@ from kubernetes import client
 
 from tests.support.bot import BotProcess
 from tests.support.slack_stub import SlackStub
+from tests.support.socket_mode import SocketModeServer
 
 ALICE = "U0ALICE"  # requester, IAM user
 DAVE = "U0DAVE"  # requester, IAM role
@@ -86,7 +87,9 @@ def alice_can_list_pods(kube_env) -> bool:
 
 @pytest.fixture
 def make_bot(kube_env, tmp_path: Path) -> Iterator[Callable[..., BotProcess]]:
-    """Bot processes (each with its own Slack stub unless given one), killed after the test."""
+    """Bot processes (each with its own Slack stub unless given one), killed after the test.
+
+    `socket_mode=True`: Slack reaches the bot by Socket Mode, through a server of its own."""
     made: list[BotProcess] = []
 
     def make(
@@ -96,6 +99,7 @@ def make_bot(kube_env, tmp_path: Path) -> Iterator[Callable[..., BotProcess]]:
         stub: SlackStub | None = None,
         name: str = "bot",
         edit_policy: Callable[[dict[str, Any]], None] | None = None,
+        socket_mode: bool = False,
     ) -> BotProcess:
         workdir = tmp_path / name
         workdir.mkdir()
@@ -110,6 +114,7 @@ def make_bot(kube_env, tmp_path: Path) -> Iterator[Callable[..., BotProcess]]:
             database_url=database_url,
             stub=stub,
             workdir=workdir,
+            socket_mode=SocketModeServer() if socket_mode else None,
         )
         made.append(process)
         return process
@@ -117,14 +122,31 @@ def make_bot(kube_env, tmp_path: Path) -> Iterator[Callable[..., BotProcess]]:
     yield make
     for process in made:
         process.kill()
+    for process in made:
+        if process.socket_mode is not None:
+            process.socket_mode.close()
     for stub in {id(p.stub): p.stub for p in made}.values():
         stub.close()
 
 
 @pytest.fixture
-def bot(aws_auth_reset, database_url: str, make_bot) -> Iterator[BotProcess]:
-    process = make_bot(database_url)
+def transport(request: pytest.FixtureRequest) -> str:
+    """How Slack reaches the `bot`: "http" (signed requests to /slack/events) or "socket_mode"
+    (envelopes on the bot's WebSocket). What holds on both wires parametrizes it, indirectly."""
+    return str(getattr(request, "param", "http"))
+
+
+#: Run a test over both of Slack's wires.
+BOTH_TRANSPORTS = pytest.mark.parametrize("transport", ["http", "socket_mode"], indirect=True)
+
+
+@pytest.fixture
+def bot(aws_auth_reset, database_url: str, make_bot, transport: str) -> Iterator[BotProcess]:
+    process = make_bot(database_url, socket_mode=transport == "socket_mode")
     process.start()
     yield process
     log = process.log()
     assert "Traceback" not in log or "unexpected error" in log, log[-3000:]
+    if process.socket_mode is not None:
+        # Each envelope acknowledged once, within Slack's 3 s: none left for Slack to retry.
+        assert process.socket_mode.acknowledgement_problems() == []

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from bot.adapters.slack.ids import Action
-from tests.e2e.conftest import ALICE, CAROL
+from tests.e2e.conftest import ALICE, BOTH_TRANSPORTS, CAROL
 from tests.support.bot import BotProcess, sign
 
 pytestmark = [
@@ -39,6 +39,7 @@ CASES = [
 ]
 
 
+@BOTH_TRANSPORTS
 def test_each_bad_command_gets_its_sentence_and_nothing_is_stored(bot: BotProcess) -> None:
     for text, expected in CASES:
         before = len(bot.stub.responses())
@@ -65,6 +66,7 @@ def test_help_and_profiles(bot: BotProcess) -> None:
     assert "*pods-read*" in joined and "payments-view" not in joined
 
 
+@BOTH_TRANSPORTS
 def test_forged_button_values(bot: BotProcess) -> None:
     for value in ("zzzzzzzz", "'; DROP TABLE grants;--", ""):
         before = len(bot.stub.responses())

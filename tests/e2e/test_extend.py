@@ -8,7 +8,7 @@ import time
 import pytest
 
 from bot.adapters.slack.ids import Action, View
-from tests.e2e.conftest import ALICE, ALICE_USERNAME, CAROL
+from tests.e2e.conftest import ALICE, ALICE_USERNAME, BOTH_TRANSPORTS, CAROL
 from tests.e2e.test_grant_story import click, request_id
 from tests.support.bot import BotProcess
 
@@ -17,6 +17,7 @@ pytestmark = [
     pytest.mark.kube,
     # The storage is not what these prove; the story tests cover both databases.
     pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    BOTH_TRANSPORTS,
 ]
 
 

@@ -1,5 +1,6 @@
-"""The whole story on real parts: signed HTTP into the bot process, the Slack Web API stub,
-the real kube-apiserver (with the bot's least-privilege identity), SQLite and PostgreSQL."""
+"""The whole story on real parts: the bot process reached over both of Slack's wires (signed
+HTTP, and Socket Mode envelopes on its WebSocket), the Slack Web API stub, the real
+kube-apiserver (with the bot's least-privilege identity), SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,10 +12,18 @@ import yaml
 from kubernetes import client
 
 from bot.adapters.slack.ids import Action, View
-from tests.e2e.conftest import ALICE, ALICE_USERNAME, CAROL, DAVE
+from tests.e2e.conftest import (
+    ALICE,
+    ALICE_USERNAME,
+    BOTH_TRANSPORTS,
+    CAROL,
+    DAVE,
+    alice_can_list_pods,
+)
 from tests.support.bot import BotProcess
+from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.kube]
+pytestmark = [pytest.mark.e2e, pytest.mark.kube, BOTH_TRANSPORTS]
 
 
 def aws_auth(kube_env) -> dict[str, str]:
@@ -72,6 +81,8 @@ def test_request_approve_use_expire(bot: BotProcess, kube_env, aws_auth_reset) -
     assert kube_env.settled_can(ALICE_USERNAME, [], "list", "pods", "default", expect=True)
     assert not kube_env.can(ALICE_USERNAME, [], "delete", "pods", "default")
     assert not kube_env.can(ALICE_USERNAME, [], "list", "pods", "kube-system")
+    # And Alice herself, signing in with her IAM identity's token, lists the pods.
+    wait_until(lambda: alice_can_list_pods(kube_env), 10, "Alice lists pods as herself")
 
     data = aws_auth(kube_env)
     assert data["mapRoles"] == aws_auth_reset["mapRoles"]  # untouched key: byte-identical
@@ -104,6 +115,7 @@ def test_request_approve_use_expire(bot: BotProcess, kube_env, aws_auth_reset) -
     while can_list() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not can_list(), "access outlived its expiry"
+    wait_until(lambda: not alice_can_list_pods(kube_env), 10, "Alice's own token stops working")
     stub.wait_for(
         lambda: [t for t in stub.texts(channel=ALICE) if "has expired" in t], what="expiry DM"
     )

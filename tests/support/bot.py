@@ -1,4 +1,5 @@
-"""Run the real bot (`python -m bot.cli serve`) and talk to it as Slack does: signed HTTP."""
+"""Run the real bot (`python -m bot.cli serve`) and talk to it as Slack does: signed HTTP, or
+envelopes on the bot's own WebSocket in Socket Mode."""
 
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ from typing import Any
 import yaml
 
 from tests.support.slack_stub import SlackStub
+from tests.support.socket_mode import SocketModeServer
 
 SIGNING_SECRET = "test-signing-secret"
+#: An app-level token, as Slack shapes them (`xapp-<n>-<app id>-...`).
+APP_TOKEN = "xapp-1-A0APP-1-test"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -153,8 +157,40 @@ class SlackSender:
         return self.send({"payload": json.dumps(payload)})
 
 
+class SocketModeSender(SlackSender):
+    """The same payloads, as Slack delivers them in Socket Mode: an envelope on the bot's
+    WebSocket, answered by the bot's acknowledgement of it instead of an HTTP response.
+    Nothing is signed there: the connection itself was opened with the app-level token."""
+
+    def __init__(self, server: SocketModeServer, stub: SlackStub) -> None:
+        super().__init__("socket-mode", stub)
+        self.server = server
+
+    def deliver(self, body: str, headers: dict[str, str], timeout: float) -> tuple[int, str]:
+        """(200, the ack's payload as JSON, or "" for a bare ack), as an HTTP answer reads;
+        (504, "") when no ack came within `timeout`."""
+        form = {k: v[0] for k, v in urllib.parse.parse_qs(body, keep_blank_values=True).items()}
+        if "payload" in form:  # an interaction: its JSON, as is
+            payload = json.loads(form["payload"])
+            envelope_id = self.server.send(
+                "interactive",
+                payload,
+                accepts_response_payload=payload.get("type") == "view_submission",
+            )
+        else:  # a slash command: the form's fields
+            envelope_id = self.server.send("slash_commands", form, accepts_response_payload=True)
+        ack = self.server.wait_ack(envelope_id, timeout)
+        if ack is None:
+            return 504, ""
+        return 200, json.dumps(ack) if ack else ""
+
+
 class BotProcess:
-    """The bot as a real process. kill() with SIGKILL simulates a crash; start() again."""
+    """The bot as a real process. kill() with SIGKILL simulates a crash; start() again.
+
+    With `socket_mode`, Slack reaches it through that server instead of HTTP: the bot gets an
+    app token and no signing secret, serves /healthz and /metrics on `port` (METRICS_PORT),
+    and nothing on PORT."""
 
     def __init__(
         self,
@@ -164,34 +200,47 @@ class BotProcess:
         stub: SlackStub,
         workdir: Path,
         extra_env: dict[str, str] | None = None,
+        socket_mode: SocketModeServer | None = None,
     ) -> None:
         self.port = free_port()
+        self.socket_mode = socket_mode
         self.workdir = workdir
         self.policy_path = workdir / "policy.yaml"
         self.policy_path.write_text(yaml.safe_dump(policy, sort_keys=False))
+        environ = {k: v for k, v in os.environ.items() if k != "SLACK_APP_TOKEN"}
+        if socket_mode is not None:
+            stub.socket_mode_url = socket_mode.issue_url
+            environ |= {"SLACK_APP_TOKEN": APP_TOKEN, "METRICS_PORT": str(self.port)}
         self.env = {
-            **os.environ,
+            **environ,
             "SLACK_BOT_TOKEN": "xoxb-test",
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": stub.url,
             "DATABASE_URL": database_url,
             "EKS_ACCESS_POLICY": str(self.policy_path),
             "HOST": "127.0.0.1",
-            "PORT": str(self.port),
+            # In Socket Mode a port nobody may listen on: the bot has no Slack endpoint.
+            "PORT": str(self.port if socket_mode is None else free_port()),
             "EKS_ACCESS_SWEEP_INTERVAL": "1",
             "EKS_ACCESS_STEP_LEASE": "2",
             "EKS_ACCESS_RECONCILE_INTERVAL": "3",
             "PYTHONUNBUFFERED": "1",
             **(extra_env or {}),
         }
-        self.env.pop("SLACK_APP_TOKEN", None)
+        if socket_mode is not None:  # nothing is signed on the socket: the bot needs no secret
+            del self.env["SLACK_SIGNING_SECRET"]
         self.stub = stub
-        self.slack = SlackSender(f"http://127.0.0.1:{self.port}/slack/events", stub)
+        self.slack = (
+            SlackSender(f"http://127.0.0.1:{self.port}/slack/events", stub)
+            if socket_mode is None
+            else SocketModeSender(socket_mode, stub)
+        )
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "bot.log"
 
     def start(self, timeout: float = 30, extra_env: dict[str, str] | None = None) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        connections_before = len(self.socket_mode.connections) if self.socket_mode else 0
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "serve"],
             cwd=ROOT,
@@ -208,10 +257,20 @@ class BotProcess:
                     f"http://127.0.0.1:{self.port}/healthz", timeout=1
                 ) as r:
                     if r.status == 200:
-                        return
+                        break
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError(f"the bot did not become healthy:\n{self.log()}")
+        else:
+            raise RuntimeError(f"the bot did not become healthy:\n{self.log()}")
+        while self.socket_mode is not None:  # healthy first: its connection follows
+            try:
+                self.socket_mode.wait_connected(newer_than=connections_before, timeout=0.5)
+                return
+            except AssertionError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"the bot exited at start:\n{self.log()}") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the bot did not connect:\n{self.log()}") from None
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc and self.proc.poll() is None:

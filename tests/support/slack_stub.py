@@ -1,7 +1,9 @@
 """A Slack Web API stub on loopback that records every call (as Bolt's own tests do).
 
 Also serves response_url endpoints (/response/<n>) and can be told to fail a method a few
-times (rate limits, 5xx) to exercise the bot's retries.
+times (rate limits, 5xx) to exercise the bot's retries. With a Socket Mode server attached
+(`socket_mode_url`), `apps.connections.open` hands out its URLs, as Slack's does: only to the
+app-level token, passed in the Authorization header.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -35,6 +38,8 @@ class SlackStub:
         self.down = False
         #: The Retry-After header of a `ratelimited` answer, in seconds.
         self.retry_after = "0"
+        #: Issues a fresh Socket Mode URL (tests.support.socket_mode), if this test has one.
+        self.socket_mode_url: Callable[[], str] | None = None
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
         stub = self
@@ -123,6 +128,8 @@ class SlackStub:
                 "ts": f"{next(self._ts)}.000100",
                 "message": {"text": args.get("text")},
             }
+        if method == "apps.connections.open":
+            return 200, self._connections_open(token)
         if method == "users.info":
             user = args.get("user", "")
             profile = {"email": self.emails[user]} if user in self.emails else {}
@@ -130,6 +137,17 @@ class SlackStub:
         if method == "usergroups.users.list":
             return 200, {"ok": True, "users": self.group_members.get(args.get("usergroup", ""), [])}
         return 200, {"ok": True}
+
+    def _connections_open(self, token: str | None) -> dict[str, Any]:
+        """Only an app-level token opens a connection: its docs call a missing one
+        `missing_args`; a bot or user token is the wrong type of token."""
+        if not token:
+            return {"ok": False, "error": "missing_args"}
+        if not token.startswith("xapp-"):
+            return {"ok": False, "error": "not_allowed_token_type"}
+        if self.socket_mode_url is None:
+            return {"ok": False, "error": "this test serves no Socket Mode"}
+        return {"ok": True, "url": self.socket_mode_url()}
 
     # -- reading what the bot said ----------------------------------------------------------
 
