@@ -92,7 +92,7 @@ class Settings:
             slack=SlackSettings(
                 bot_token=env.get("SLACK_BOT_TOKEN", ""),
                 signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
-                app_token=env.get("SLACK_APP_TOKEN", ""),
+                app_token=_app_token(env),
                 api_url=env.get("SLACK_API_URL") or SLACK_API_DEFAULT,
             ),
             http=HttpSettings(
@@ -160,6 +160,16 @@ def _log_format(env: Mapping[str, str]) -> LogFormat:
     if value == "json":
         return "json"
     raise SettingsError(f"EKS_ACCESS_LOG_FORMAT is {value!r}: use `text` (the default) or `json`.")
+
+
+def _app_token(env: Mapping[str, str]) -> str:
+    token = env.get("SLACK_APP_TOKEN", "").strip()
+    if token and not token.startswith("xapp-"):
+        raise SettingsError(
+            "SLACK_APP_TOKEN must be the app-level token (xapp-…) of the Slack app's Socket "
+            "Mode settings, not the bot token; leave it unset to serve HTTP."
+        )
+    return token
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

@@ -199,3 +199,11 @@ def test_settings_hide_secrets() -> None:
     )
     assert "secret" not in repr(settings.slack) and "shh" not in repr(settings.slack)
     assert settings.http.port == 3000 and settings.http.host == "0.0.0.0"
+
+
+def test_a_bot_token_given_as_the_app_token_is_refused_with_a_sentence() -> None:
+    from bot.config import SettingsError
+
+    with pytest.raises(SettingsError, match="must be the app-level token"):
+        Settings.from_env({"SLACK_APP_TOKEN": "xoxb-not-an-app-token"})
+    assert Settings.from_env({"SLACK_APP_TOKEN": "xapp-1-A"}).slack.app_token == "xapp-1-A"

@@ -36,6 +36,9 @@ def build_app(settings: SlackSettings, client: WebClient, deps: Deps, work: Work
     then only ever ack, so an ack never waits behind another command's database or cluster
     calls (Slack gives 3 s), and a storm of approvals queues in a pool, not in front of acks.
     """
+    # Bolt reads SLACK_BOT_TOKEN itself and warns that it goes unused beside `client`, which
+    # carries that very token.
+    logging.getLogger("slack_bolt.App").addFilter(_not_the_unused_token_warning)
     app = ScopedApp(
         client=client,
         signing_secret=settings.signing_secret,
@@ -70,6 +73,10 @@ def _user_of(body: dict[str, Any]) -> str | None:
     if isinstance(user, dict):
         return user.get("id")
     return body.get("user_id") or (body.get("event") or {}).get("user")
+
+
+def _not_the_unused_token_warning(record: logging.LogRecord) -> bool:
+    return "`token` will be unused" not in record.getMessage()
 
 
 class WorkPool(ThreadPoolExecutor):
