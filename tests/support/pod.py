@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+#: The checkout under test (the virtualenv's editable install points into it).
+_CHECKOUT = Path(__file__).resolve().parents[2]
+
 DEFAULT_EMPTYDIR_SIZE = "64Mi"
 
 
@@ -148,8 +151,11 @@ class Pod:
             source = self._stage_files(volume)
             lines.append(f"mount --bind {shlex.quote(str(source))} {target}")
             lines.append(f"mount -o remount,bind,ro {target}")
-        # The development aid's paths, if an emptyDir hides them, are put back read-only.
-        for path in os.environ.get("PYTHONPATH", "").split(":"):
+        # What the image would hold in its own layers — the virtualenv and the checkout it is
+        # installed from (editable), and the development aid's paths — is put back read-only
+        # where an emptyDir hides it (a checkout under /tmp, as CI's is).
+        here = [*os.environ.get("PYTHONPATH", "").split(":"), sys.prefix, str(_CHECKOUT)]
+        for path in dict.fromkeys(here):
             if path and any(path.startswith(d.rstrip("/") + "/") for d in empty_dirs):
                 quoted = '"$r"' + shlex.quote(path)
                 lines.append(f"mkdir -p {quoted} && mount --bind {shlex.quote(path)} {quoted}")
