@@ -234,26 +234,15 @@ def test_sweep_and_audit_run_without_slack(tmp_path: Path) -> None:
     from bot.adapters.storage import migrate
     from bot.adapters.storage.engine import make_engine
     from bot.adapters.storage.repository import SqlGrantStore
-    from bot.domain.grants import AuditEvent, Grant, GrantStatus
+    from bot.domain.grants import AuditEvent
+    from tests.support.records import a_request
 
     url = f"sqlite:///{tmp_path / 'eks-access.db'}"
     migrate.upgrade(url)
     engine = make_engine(url)
     long_ago = datetime.now(UTC) - timedelta(days=1)
     SqlGrantStore(engine).add_grant(
-        Grant(
-            id="abcd2345",
-            requester="U0ALICE",
-            principal_arn="arn:aws:iam::111122223333:user/alice",
-            profile="pods-read",
-            cluster="dev",
-            namespace="default",
-            duration=timedelta(hours=1),
-            reason="",
-            status=GrantStatus.PENDING,
-            created_at=long_ago,
-            pending_until=long_ago + timedelta(hours=1),
-        ),
+        a_request("abcd2345", long_ago, pending_until=long_ago + timedelta(hours=1)),
         AuditEvent(long_ago, "U0ALICE", "request.created", "abcd2345"),
     )
     engine.dispose()

@@ -18,30 +18,15 @@ from bot.adapters.storage import migrate
 from bot.adapters.storage.engine import make_engine
 from bot.adapters.storage.repository import SqlGrantStore
 from bot.domain import transitions
-from bot.domain.grants import AuditEvent, Grant, GrantStatus, MappedIdentity, MappedVia
+from bot.domain.grants import AuditEvent, Grant, MappedIdentity, MappedVia
 from tests.adapters.test_cli import run
+from tests.support.records import ALICE_ARN, a_request
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 LEASE = timedelta(seconds=30)
-ALICE_ARN = "arn:aws:iam::111122223333:user/alice"
 
 
-def request(grant_id: str, created_at: datetime, **fields: object) -> Grant:
-    values: dict[str, object] = {
-        "id": grant_id,
-        "requester": "U0ALICE",
-        "principal_arn": ALICE_ARN,
-        "profile": "pods-read",
-        "cluster": "dev",
-        "namespace": "default",
-        "duration": timedelta(hours=1, minutes=30),
-        "reason": "INC-42",
-        "status": GrantStatus.PENDING,
-        "created_at": created_at,
-        "pending_until": created_at + timedelta(hours=4),
-        **fields,
-    }
-    return Grant(**values)  # type: ignore[arg-type]
+request = a_request
 
 
 @pytest.fixture

@@ -16,10 +16,11 @@ from bot.adapters.slack.outbox import MAX_BACKOFF, OutboxWorker
 from bot.adapters.storage.repository import SqlGrantStore
 from bot.config import SlackSettings
 from bot.domain import transitions
-from bot.domain.grants import AuditEvent, Grant, GrantStatus
+from bot.domain.grants import AuditEvent, Grant
 from bot.policy_file import parse_policy
 from tests.services.fakes import POLICY
 from tests.support.clock import FakeClock
+from tests.support.records import a_request
 from tests.support.slack_stub import SlackStub
 
 APPROVALS = "C0APPROVALS"
@@ -46,19 +47,7 @@ def worker(store: SqlGrantStore, stub: SlackStub, clock: FakeClock) -> OutboxWor
 
 def request(store: SqlGrantStore, clock: FakeClock, grant_id: str = "abcd2345") -> Grant:
     now = clock.now()
-    grant = Grant(
-        id=grant_id,
-        requester="U0ALICE",
-        principal_arn="arn:aws:iam::111122223333:user/alice",
-        profile="pods-read",
-        cluster="dev",
-        namespace="default",
-        duration=timedelta(hours=2),
-        reason="INC-42",
-        status=GrantStatus.PENDING,
-        created_at=now,
-        pending_until=now + timedelta(hours=4),
-    )
+    grant = a_request(grant_id, now)
     event = AuditEvent(now, grant.requester, "request.created", grant.id)
     store.add_grant(grant, event, transitions.requested(grant))
     return grant

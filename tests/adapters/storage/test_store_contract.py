@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -30,6 +29,7 @@ from bot.domain.notices import NoticeKind, OwedNotice
 from bot.domain.ports import GrantStore
 from bot.domain.transitions import requested
 from tests.services.fakes import FakeStore
+from tests.support.records import a_request
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -56,20 +56,11 @@ def store(request: pytest.FixtureRequest) -> Iterator[WithOutbox]:
 
 
 def pending(grant_id: str = "abcd2345", **changes: Any) -> Grant:
-    grant = Grant(
-        id=grant_id,
-        requester="U0ALICE",
-        principal_arn="arn:aws:iam::1:user/a",
-        profile="pods-read",
-        cluster="dev",
-        namespace="default",
-        duration=timedelta(hours=2),
-        reason="INC-42",
-        status=GrantStatus.PENDING,
-        created_at=NOW,
-        pending_until=NOW + timedelta(hours=4),
+    created_at = changes.pop("created_at", NOW)
+    fields = {"principal_arn": "arn:aws:iam::1:user/a", "duration": timedelta(hours=2)}
+    return a_request(
+        grant_id, created_at, **{"pending_until": NOW + timedelta(hours=4), **fields, **changes}
     )
-    return replace(grant, **changes)
 
 
 def seed(store: GrantStore, *grants: Grant) -> None:
