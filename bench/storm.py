@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import math
+import sys
 import threading
 import time
 from collections import Counter
@@ -150,6 +151,7 @@ def measure(
         barrier.wait(timeout=60)
         t0 = time.perf_counter()
         fired_wall = time.time()
+        print(f"    {count} approve clicks fired", file=sys.stderr, flush=True)
 
         remaining = {owned_username(arn) for _, arn in users}
         first_allowed: dict[str, float] = {}
@@ -163,6 +165,7 @@ def measure(
                     first_allowed[user] = time.perf_counter() - t0
                     remaining.discard(user)
             time.sleep(0.02)
+        print(f"    {len(first_allowed)} allowed", file=sys.stderr, flush=True)
         for t in [*threads, writer]:
             t.join(timeout=max(1.0, deadline - time.monotonic()))
         bindings.close()
