@@ -22,6 +22,8 @@ ACCOUNT = "111122223333"
 APPROVER = "U0APPROVER"
 APPROVAL_CHANNEL = "C0APPROVALS"
 ACK_USER = "U0ACK"
+#: Row 1's user only lists; row 4 asks for one grant with it as its warm-up.
+ACK_ARN = f"arn:aws:iam::{ACCOUNT}:user/ack-user"
 PROFILE = "pods-read"
 CLUSTER = "dev"
 #: The username prefix of the floors' identities, in place of the bot's own.
@@ -51,7 +53,7 @@ def floor_username(arn: str) -> str:
 
 def document(kubeconfig: str, *, latency_users: int, storm_users: int) -> dict[str, Any]:
     """The policy file the bench's bots read, as a mapping."""
-    identities = {ACK_USER: f"arn:aws:iam::{ACCOUNT}:user/ack-user"}
+    identities = {ACK_USER: ACK_ARN}
     identities.update(latency_user(i) for i in range(latency_users))
     identities.update(storm_user(i) for i in range(storm_users))
     return {

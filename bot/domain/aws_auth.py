@@ -12,13 +12,18 @@ one. Adding a role needs mapRoles and mapUsers readable (a mapRoles entry would 
 mapUsers entry for the same ARN hidden in a broken mapUsers); adding a user needs mapUsers only
 (an entry in a broken mapRoles would win over the bot's, which harms nobody else). Removing
 needs the list the bot writes that kind of principal into; a broken other list is skipped.
-Pure functions over the `data` dict; no I/O.
+
+Each edit is planned (`planned_mapping`, `planned_removal`: the checks and refusals, an
+`OwnEdit`) apart from being applied (`applied`: the text edits and `verify_safe_edit`), so
+that edits of many principals planned on one `data` go out as one checked edit
+(`aws_auth_batch`). Pure functions over the `data` dict; no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.domain import aws_auth_text as text_edits
@@ -48,11 +53,15 @@ __all__ = [
     "AwsAuthUnreadable",
     "AwsAuthUnsafeEdit",
     "Mapping",
+    "OwnEdit",
     "Resolution",
+    "applied",
     "find_mapping",
     "owned_mappings",
     "owns",
     "parse_mappings",
+    "planned_mapping",
+    "planned_removal",
     "resolution",
     "resolve",
     "verify_safe_edit",
@@ -102,6 +111,16 @@ def find_mapping(data: dict[str, str], arn: str) -> Mapping | None:
     return None if found.source == "mapAccounts" else found.mapping
 
 
+@dataclass(frozen=True)
+class OwnEdit:
+    """What one change does to aws-auth `data`: drop the bot's own entries at `drop` (item
+    positions per list, in the `data` it was planned on), then append `append`, the bot's
+    entry. Edits planned on the same `data` for different principals combine (`applied`)."""
+
+    drop: dict[ListKey, frozenset[int]] = field(default_factory=dict)
+    append: Mapping | None = None
+
+
 def with_mapping(data: dict[str, str], mapping: Mapping) -> dict[str, str]:
     """A new `data` in which the authenticator maps `mapping.arn` by `mapping`, the bot's entry.
 
@@ -111,6 +130,21 @@ def with_mapping(data: dict[str, str], mapping: Mapping) -> dict[str, str]:
     be shadowed by it, and the callers leave such principals alone (find_mapping first).
     Raises AwsAuthAmbiguous when the authenticator picks its entry at random already.
     """
+    return applied(data, [planned_mapping(data, mapping)])
+
+
+def without_mapping(data: dict[str, str], arn: str) -> dict[str, str]:
+    """A new `data` without the bot's own entries for `arn`; foreign ones stay. Idempotent.
+
+    Raises AwsAuthUnreadable when the list the bot writes such a principal into cannot be
+    read: the bot cannot tell whether its entry is still there (and would be back once a
+    person repairs the list). A broken other list is skipped.
+    """
+    return applied(data, [planned_removal(data, arn)])
+
+
+def planned_mapping(data: dict[str, str], mapping: Mapping) -> OwnEdit:
+    """The edit `with_mapping` makes, with its refusals; nothing to do: an empty OwnEdit."""
     if not mapping.owned:
         raise ValueError(
             f"the bot only writes the usernames it derives from the ARN ({OWNED_USERNAME_PREFIX}…)"
@@ -123,35 +157,23 @@ def with_mapping(data: dict[str, str], mapping: Mapping) -> dict[str, str]:
     found = reading.resolve(mapping.arn)
     if found.ambiguous and not all(m.owned for m in found.candidates):
         raise AwsAuthAmbiguous(found)
-    for listing in (reading.roles, reading.users):
-        for e in listing.entries:
-            if e.matches(subject) and not e.owned:
-                raise ValueError(
-                    f"{mapping.arn} already has an entry in {listing.key} that the bot did "
-                    f"not create ({e.mapping.arn})"
-                )
-
+    foreign = next((e for e in reading.entries_naming(subject) if not e.owned), None)
+    if foreign is not None:
+        raise ValueError(
+            f"{mapping.arn} already has an entry in {foreign.list_key} that the bot did "
+            f"not create ({foreign.mapping.arn})"
+        )
     own = _own_entries(reading, subject)
     if own.keys() <= {key}:
         items = text_edits.load_list(data.get(key, ""))
-        current = [item for n, item in enumerate(items) if n in own.get(key, ())]
+        current = [items[n] for n in sorted(own.get(key, ()))]
         if text_edits.canonical(current) == text_edits.canonical([mapping.entry()]):
-            return dict(data)
-    after = dict(data)
-    for other, drop in own.items():
-        after[other] = _edited(data, other, text_edits.removed, drop)
-    after[key] = _edited(after, key, text_edits.appended, mapping.entry())
-    verify_safe_edit(data, after)
-    return after
+            return OwnEdit()
+    return OwnEdit(drop=own, append=mapping)
 
 
-def without_mapping(data: dict[str, str], arn: str) -> dict[str, str]:
-    """A new `data` without the bot's own entries for `arn`; foreign ones stay. Idempotent.
-
-    Raises AwsAuthUnreadable when the list the bot writes such a principal into cannot be
-    read: the bot cannot tell whether its entry is still there (and would be back once a
-    person repairs the list). A broken other list is skipped.
-    """
+def planned_removal(data: dict[str, str], arn: str) -> OwnEdit:
+    """The edit `without_mapping` makes, with its refusals."""
     reading = read(data)
     try:
         kind = Principal.parse(arn.lower()).kind
@@ -159,9 +181,26 @@ def without_mapping(data: dict[str, str], arn: str) -> dict[str, str]:
         kind = None
     if kind is not None:
         _require_readable(reading, data, LIST_OF_KIND[kind], text=False)
+    return OwnEdit(drop=_own_entries(reading, match_key(arn)))
+
+
+def applied(data: dict[str, str], edits: Sequence[OwnEdit]) -> dict[str, str]:
+    """A new `data` with all `edits`, each planned on this `data` for a principal of its own,
+    in one text edit per list and one `verify_safe_edit` of the whole result.
+
+    Raises AwsAuthUnsafeEdit when that check fails, AwsAuthUnreadable when a list to change
+    cannot be edited; nothing is changed then.
+    """
     after = dict(data)
-    for key, drop in _own_entries(reading, match_key(arn)).items():
-        after[key] = _edited(data, key, text_edits.removed, drop)
+    for key in LIST_KEYS:
+        drop = frozenset().union(*(e.drop.get(key, ()) for e in edits))
+        entries = [
+            e.append.entry() for e in edits if e.append and LIST_OF_KIND[e.append.kind] == key
+        ]
+        if drop:
+            after[key] = _edited(after, key, text_edits.removed, drop)
+        if entries:
+            after[key] = _edited(after, key, text_edits.appended, *entries)
     if after != data:
         verify_safe_edit(data, after)
     return after
@@ -255,18 +294,17 @@ def _require_readable(
         )
 
 
-def _own_entries(reading: Reading, subject: str) -> dict[ListKey, set[int]]:
+def _own_entries(reading: Reading, subject: str) -> dict[ListKey, frozenset[int]]:
     """Per readable list, the positions of the bot's own entries for the caller `subject`."""
     found: dict[ListKey, set[int]] = {}
-    for key in LIST_KEYS:
-        positions = {e.index for e in reading.list(key).entries if e.owned and e.matches(subject)}
-        if positions:
-            found[key] = positions
-    return found
+    for e in reading.entries_naming(subject):
+        if e.owned:
+            found.setdefault(e.list_key, set()).add(e.index)
+    return {key: frozenset(positions) for key, positions in found.items()}
 
 
-def _edited(data: dict[str, str], key: ListKey, edit: Callable[..., str], arg: Any) -> str:
-    """`edit(value, arg)` of list `key`; AwsAuthUnreadable when the editor cannot read it."""
+def _edited(data: dict[str, str], key: ListKey, edit: Callable[..., str], *args: Any) -> str:
+    """`edit(value, *args)` of list `key`; AwsAuthUnreadable when the editor cannot read it."""
     value = data.get(key, "")
     try:
         text_edits.load_list(value)
@@ -276,7 +314,7 @@ def _edited(data: dict[str, str], key: ListKey, edit: Callable[..., str], arg: A
             f"{error}. A person has to fix or remove that entry."
         ) from error
     with _refusing_failed_edits(key):
-        return edit(value, arg)
+        return edit(value, *args)
 
 
 @contextmanager

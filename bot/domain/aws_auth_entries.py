@@ -108,7 +108,7 @@ class Sso:
             and (self.partition == "" or self.partition in _PARTITIONS)
         )
 
-    @property
+    @functools.cached_property  # matched against every principal an edit checks
     def pattern(self) -> str:
         """`SSOArnLike`; an explicit partition yields `arn::iam::…`, which matches no ARN."""
         partition = "aws" if self.partition == "" else ""

@@ -87,6 +87,7 @@ class Resolution:
 
 
 _Stores = tuple[dict[str, list[Entry]], list[Entry], dict[str, list[Entry]]]
+_Named = tuple[dict[str, list[Entry]], list[Entry]]
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,10 @@ class Reading:
     def guarded_arns(self) -> dict[str, str]:
         """The callers the bot must never remap, by `match_key`: each ARN of an entry it did
         not write, and each ARN of its own entries that an `sso:` entry may also map."""
+        return self._guarded
+
+    @functools.cached_property  # a written aws-auth is the `before` of the next edit
+    def _guarded(self) -> dict[str, str]:
         entries = [*self.roles.entries, *self.users.entries]
         ssos = [e for e in self.roles.entries if e.sso is not None and e.kept]
         found: dict[str, str] = {}
@@ -128,6 +133,27 @@ class Reading:
             if e.arn and (not e.owned or any(s.matches(match_key(e.arn)) for s in ssos)):
                 found.setdefault(match_key(e.arn), e.arn)
         return found
+
+    def entries_naming(self, subject: str) -> tuple[Entry, ...]:
+        """Every entry, kept or not, that names the caller `subject` (`Entry.matches`):
+        mapRoles first, each list in order. From an index, so a batch of edits that asks
+        for each of its principals reads the lists once, not once per principal."""
+        named, ssos = self._by_subject
+        found = [*named.get(subject, ()), *(e for e in ssos if e.matches(subject))]
+        found.sort(key=lambda e: (e.list_key != "mapRoles", e.index))
+        return tuple(found)
+
+    @functools.cached_property
+    def _by_subject(self) -> _Named:
+        """The entries with an ARN by its `match_key`, and the `sso:` entries."""
+        named: dict[str, list[Entry]] = {}
+        ssos: list[Entry] = []
+        for e in (*self.roles.entries, *self.users.entries):
+            if e.arn:
+                named.setdefault(match_key(e.arn), []).append(e)
+            elif e.sso is not None:
+                ssos.append(e)
+        return named, ssos
 
     @functools.cached_property
     def _with_owned(self) -> _Stores:

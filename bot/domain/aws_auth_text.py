@@ -99,26 +99,30 @@ def flow_text(entry: Any) -> str | None:
     return f"{{{arn_key}: {arn}, username: {quote(username)}, groups: [{group_list}]}}"
 
 
-def appended(text: str, entry: dict[str, Any]) -> str:
-    """`text` with `entry` added as the last item."""
+def appended(text: str, *entries: dict[str, Any]) -> str:
+    """`text` with `entries` added as the last items, in their order."""
     node, items = _parse(text)
-    line = flow_text(entry)
-    if line is None:
-        raise ValueError(f"{entry!r} is not shaped like an entry the bot writes")
+    lines = [flow_text(entry) for entry in entries]
+    for entry, line in zip(entries, lines, strict=True):
+        if line is None:
+            raise ValueError(f"{entry!r} is not shaped like an entry the bot writes")
     newline = "\r\n" if "\r\n" in text else "\n"
+    indent = ""
     candidate: str | None = None
     if text.strip() in SKIPPABLE or isinstance(node, yaml.ScalarNode):
-        candidate = f"- {line}{newline}"
+        candidate = ""
     elif node is None:  # comments only: keep them
-        candidate = _with_final_newline(text, newline) + f"- {line}{newline}"
+        candidate = _with_final_newline(text, newline)
     elif isinstance(node, yaml.SequenceNode) and not node.flow_style and node.value:
         indent = " " * node.start_mark.column
-        candidate = _with_final_newline(text, newline) + f"{indent}- {line}{newline}"
-    expected = [*items, entry]
-    if candidate is not None and _holds(candidate, expected):
-        return candidate
-    own_node = _item_nodes(_parse(f"- {line}")[0])[0]
-    return _verified(_rendered(_item_nodes(node), own_node), expected)
+        candidate = _with_final_newline(text, newline)
+    expected = [*items, *entries]
+    if candidate is not None:
+        candidate += "".join(f"{indent}- {line}{newline}" for line in lines)
+        if _holds(candidate, expected):
+            return candidate
+    own_nodes = _item_nodes(_parse("".join(f"- {line}\n" for line in lines))[0])
+    return _verified(_rendered(_item_nodes(node), own_nodes), expected)
 
 
 def removed(text: str, drop: Collection[int]) -> str:
@@ -134,15 +138,16 @@ def removed(text: str, drop: Collection[int]) -> str:
     return _verified(_rendered(kept_nodes), kept)
 
 
-def _rendered(nodes: list[yaml.Node], own_node: yaml.Node | None = None) -> str:
-    """A block list of the item nodes, then the bot's own entry on one line; comments are lost.
+def _rendered(nodes: list[yaml.Node], own_nodes: list[yaml.Node] | None = None) -> str:
+    """A block list of the item nodes, then the bot's own entries, one line each; comments are
+    lost.
 
     Serialising nodes rather than values keeps each scalar's own spelling and quoting, so a
     reader with other implicit types sees what it saw before: go-yaml v2 reads a plain `y` as
     true and `1:30` as text, where PyYAML reads the text "y" and the number 90.
     """
     copies: dict[int, yaml.Node] = {}
-    items = [_block_style(n, copies) for n in nodes] + ([own_node] if own_node else [])
+    items = [_block_style(n, copies) for n in nodes] + (own_nodes or [])
     if not items:
         return ""
     block = yaml.SequenceNode(_SEQ_TAG, items, flow_style=False)

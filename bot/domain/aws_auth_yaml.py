@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import math
 import re
 from typing import Any, ClassVar, Literal
@@ -257,10 +258,16 @@ def go_struct(
     if not isinstance(value, dict):
         return into
     for key in sorted(value):
-        name = "".join(_FIELD_FOLD.get(c, c.lower() if c.isascii() else "\0") for c in key)
+        name = _folded_field_name(key)
         if name in types:
             into[name] = _go_field(types[name], value[key], into.get(name))
     return into
+
+
+@functools.lru_cache(maxsize=256)  # every entry spells the same few field names
+def _folded_field_name(key: str) -> str:
+    """`key` as encoding/json matches it against a struct's (lower-case) field tags."""
+    return "".join(_FIELD_FOLD.get(c, c.lower() if c.isascii() else "\0") for c in key)
 
 
 def _go_field(kind: GoField, value: Any, old: Any) -> Any:

@@ -24,6 +24,11 @@ OBJECT = f"ConfigMap {NAMESPACE}/{NAME}"
 
 Edit = Callable[[dict[str, str]], dict[str, str]]
 
+
+class AwsAuthMissing(PermanentError):
+    """There is no aws-auth, and the bot may not create one."""
+
+
 # One writer per cluster inside this process. The bot's own threads (activation, expiry,
 # reconcile) would otherwise race each other for the same object and burn the conflict
 # retries meant for outside writers; those, and other replicas, are still handled by 409s.
@@ -111,7 +116,7 @@ class AwsAuthStore:
 
     def _create(self, data: dict[str, str]) -> bool:
         if not self._create_if_missing:
-            raise PermanentError(
+            raise AwsAuthMissing(
                 f"{OBJECT} does not exist, so no IAM principal can be mapped. EKS creates it "
                 "with the first node group; create it (keeping the node role entries) and retry."
             )
