@@ -7,9 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.domain.durations import InvalidDuration, parse_duration
-from bot.domain.ids import looks_like_id
-from bot.domain.refusals import (
+from bot.domain.command_refusals import (
     BadDuration,
     BadName,
     MissingDuration,
@@ -19,6 +17,8 @@ from bot.domain.refusals import (
     NotARequestId,
     ReasonTooLong,
 )
+from bot.domain.durations import InvalidDuration, parse_duration
+from bot.domain.ids import looks_like_id
 
 NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")  # DNS-1123 label
 MAX_REASON = 500

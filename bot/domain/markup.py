@@ -3,6 +3,7 @@ chooses the markup (Slack mrkdwn in the Slack adapter, plain text for the CLI an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 
@@ -18,6 +19,11 @@ class Markup(Protocol):
     def member(self, member: str) -> str:
         """An entry of a policy's requesters or approvers: a Slack user or user group id."""
         ...
+
+
+def codes(m: Markup, names: Sequence[str], empty: str = "none") -> str:
+    """Names as a list in a sentence: `a`, `b` (or `empty`)."""
+    return ", ".join(m.code(n) for n in names) or empty
 
 
 def is_group(member: str) -> bool:

@@ -1,109 +1,15 @@
-"""Every refusal the core makes, as facts. Each writes its one sentence (what was wrong, what
+"""Every refusal the core makes of a request, a decision or a grant, as facts (those of the
+command's text are in `bot.domain.command_refusals`). Each writes its one sentence (what was wrong, what
 is allowed) with the markup the edge gives it; `str()` is the plain-text form."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.domain.durations import InvalidDuration, format_duration
+from bot.domain.durations import format_duration
 from bot.domain.errors import Conflict, NotFound, Rejected
-from bot.domain.markup import Markup
-
-LIST_HINT = "/eks-access list"
-
-
-def _codes(m: Markup, names: Sequence[str], empty: str = "none") -> str:
-    return ", ".join(m.code(n) for n in names) or empty
-
-
-def shown(text: str) -> str:
-    """What the user typed, safe to repeat back: printable, at most 40 characters."""
-    text = "".join(c if c.isprintable() else "?" for c in text)
-    return text if len(text) <= 40 else text[:40] + "…"
-
-
-# -- the command line --------------------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class NotACommand(Rejected):
-    word: str
-    commands: tuple[str, ...]
-
-    def describe(self, m: Markup) -> str:
-        return (
-            f"{m.code(shown(self.word))} is not a command. Try {_codes(m, self.commands)}"
-            f" — {m.code('/eks-access help')} explains each."
-        )
-
-
-@dataclass(eq=False)
-class BadName(Rejected):
-    kind: str  # profile, namespace, cluster
-    value: str
-
-    def describe(self, m: Markup) -> str:
-        return (
-            f"{m.code(shown(self.value))} is not a valid {self.kind} name: use lower-case "
-            "letters, digits and dashes (at most 63 characters)."
-        )
-
-
-@dataclass(eq=False)
-class MissingProfile(Rejected):
-    usage: str
-
-    def describe(self, m: Markup) -> str:
-        return (
-            f"Which profile? Usage: {m.code(self.usage)}. "
-            f"{m.code('/eks-access profiles')} lists yours."
-        )
-
-
-@dataclass(eq=False)
-class MissingRequestId(Rejected):
-    usage: str
-
-    def describe(self, m: Markup) -> str:
-        return (
-            f"Which request? Usage: {m.code(self.usage)} (ids are listed by {m.code(LIST_HINT)})."
-        )
-
-
-@dataclass(eq=False)
-class NotARequestId(Rejected):
-    value: str
-
-    def describe(self, m: Markup) -> str:
-        return f"{m.code(shown(self.value))} is not a request id; {m.code(LIST_HINT)} shows yours."
-
-
-@dataclass(eq=False)
-class MissingDuration(Rejected):
-    usage: str
-
-    def describe(self, m: Markup) -> str:
-        return f"For how long? Usage: {m.code(self.usage)}."
-
-
-@dataclass(eq=False)
-class BadDuration(Rejected):
-    problem: InvalidDuration
-
-    def describe(self, m: Markup) -> str:
-        return self.problem.describe(m)
-
-
-@dataclass(eq=False)
-class ReasonTooLong(Rejected):
-    length: int
-    limit: int
-
-    def describe(self, m: Markup) -> str:
-        return f"The reason is too long ({self.length} characters; at most {self.limit})."
-
+from bot.domain.markup import Markup, codes
 
 # -- a request against the policy --------------------------------------------------------------
 
@@ -118,7 +24,7 @@ class ProfileNotRequestable(Rejected):
         what = "You may not request" if self.exists else "There is no profile"
         return (
             f"{what} {m.code(self.profile)}. "
-            f"Profiles you may request: {_codes(m, self.requestable)}."
+            f"Profiles you may request: {codes(m, self.requestable)}."
         )
 
 
@@ -141,8 +47,7 @@ class NoSuchCluster(Rejected):
 
     def describe(self, m: Markup) -> str:
         return (
-            f"There is no cluster {m.code(str(self.cluster))}. "
-            f"Clusters: {_codes(m, self.clusters)}."
+            f"There is no cluster {m.code(str(self.cluster))}. Clusters: {codes(m, self.clusters)}."
         )
 
 
@@ -155,7 +60,7 @@ class ProfileNotOnCluster(Rejected):
     def describe(self, m: Markup) -> str:
         return (
             f"Profile {m.code(self.profile)} is not granted on {m.code(self.cluster)}; "
-            f"only on {_codes(m, self.clusters)}."
+            f"only on {codes(m, self.clusters)}."
         )
 
 
@@ -195,7 +100,7 @@ class NamespaceNeeded(Rejected):
     def describe(self, m: Markup) -> str:
         return (
             f"Which namespace? Add {m.code('ns=<name>')}; {m.code(self.profile)} allows "
-            f"{_codes(m, self.allowed)}."
+            f"{codes(m, self.allowed)}."
         )
 
 
@@ -208,7 +113,7 @@ class NamespaceNotAllowed(Rejected):
     def describe(self, m: Markup) -> str:
         return (
             f"Namespace {m.code(self.namespace)} is not allowed for {m.code(self.profile)}; "
-            f"allowed: {_codes(m, self.allowed)}."
+            f"allowed: {codes(m, self.allowed)}."
         )
 
 

@@ -12,7 +12,7 @@ from typing import Any, cast, get_type_hints
 import pytest
 
 from bot.adapters.slack.markup import SLACK
-from bot.domain import refusals
+from bot.domain import command_refusals, refusals
 from bot.domain.durations import InvalidDuration
 from bot.domain.errors import Rejected
 
@@ -28,8 +28,9 @@ SAMPLES: dict[Any, Any] = {
 
 REFUSALS = [
     cls
-    for _, cls in inspect.getmembers(refusals, inspect.isclass)
-    if issubclass(cls, Rejected) and cls.__module__ == refusals.__name__
+    for module in (command_refusals, refusals)
+    for _, cls in inspect.getmembers(module, inspect.isclass)
+    if issubclass(cls, Rejected) and cls.__module__ == module.__name__
 ]
 
 
