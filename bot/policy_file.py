@@ -5,7 +5,6 @@ Built once at start (`load_policy`) and by `eks-access check-config`.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,9 @@ import yaml
 from bot import policy_clusters
 from bot.domain.commands import NAME
 from bot.domain.durations import InvalidDuration, parse_duration
-from bot.domain.policy import EVERYONE, Policy, Profile
+from bot.domain.policy import Policy, Profile
 from bot.domain.rbac import PolicyRule
+from bot.policy_approvals import CHANNEL, KEYS, approval_settings, members
 from bot.policy_problems import PolicyError, Problems, flag
 
 __all__ = ["DEFAULTS", "PolicyError", "load_policy", "parse_policy"]
@@ -27,9 +27,8 @@ DEFAULTS = {
     "max_duration": timedelta(hours=8),
     "warn_before": timedelta(minutes=10),
     "pending_timeout": timedelta(hours=4),
+    "remind_after": timedelta(minutes=30),
 }
-_SLACK_MEMBER = re.compile(r"^[UWS][A-Z0-9]{2,}$")
-_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -55,10 +54,10 @@ def parse_policy(doc: Any) -> Policy:
     if isinstance(doc.get("defaults"), dict):
         p.unknown(doc["defaults"], "defaults.", set(DEFAULTS))
     channel = str(slack.get("approval_channel", "")) if isinstance(slack, dict) else ""
-    if not _CHANNEL.match(channel):
+    if not CHANNEL.match(channel):
         p.add("slack.approval_channel: required, a Slack channel id such as C0APPROVALS")
     alerts = slack.get("alert_channel") if isinstance(slack, dict) else None
-    if alerts is not None and not _CHANNEL.match(str(alerts)):
+    if alerts is not None and not CHANNEL.match(str(alerts)):
         p.add("slack.alert_channel: must be a Slack channel id such as C0ALERTS")
     clusters = policy_clusters.clusters(doc.get("clusters"), p)
     identities = policy_clusters.identities(doc.get("identities"), p)
@@ -93,25 +92,6 @@ def _durations(
     return out
 
 
-def _members(raw: Any, where: str, p: Problems, allow_everyone: bool) -> tuple[str, ...]:
-    if not isinstance(raw, list) or not raw:
-        p.add(
-            f"{where}: required, a list of Slack user ids (U…), user-group ids (S…)"
-            + (' or "*"' if allow_everyone else "")
-        )
-        return ()
-    out = []
-    for m in map(str, raw):
-        if (m == EVERYONE and allow_everyone) or _SLACK_MEMBER.match(m):
-            out.append(m)
-        else:
-            p.add(
-                f"{where}: {m!r} is not a Slack user id (U…/W…) or user-group id (S…)"
-                + ("" if allow_everyone else '; "*" is not allowed for approvers')
-            )
-    return tuple(out)
-
-
 def _rules(raw: Any, where: str, p: Problems) -> tuple[PolicyRule, ...]:
     if not isinstance(raw, list) or not raw:
         p.add(f"{where}: a non-empty list of rules (apiGroups, resources, verbs)")
@@ -144,10 +124,10 @@ _PROFILE_KEYS = {
     "rules",
     "cluster_role",
     "requesters",
-    "approvers",
     "self_approval",
     "clusters",
     *DEFAULTS,
+    *KEYS,
 }
 
 
@@ -186,6 +166,14 @@ def _profiles(
         for c in clusters:
             if c not in cluster_names:
                 p.add(f"{where}.clusters: no cluster named {c!r}")
+        approval = approval_settings(
+            body,
+            where,
+            clusters=clusters,
+            all_clusters=cluster_names,
+            bounds=(durations["min_duration"], durations["max_duration"]),
+            p=p,
+        )
         out[str(name)] = Profile(
             name=str(name),
             description=str(body.get("description", "")),
@@ -196,8 +184,16 @@ def _profiles(
             max_duration=durations["max_duration"],
             warn_before=durations["warn_before"],
             pending_timeout=durations["pending_timeout"],
-            requesters=_members(body.get("requesters"), f"{where}.requesters", p, True),
-            approvers=_members(body.get("approvers"), f"{where}.approvers", p, False),
+            remind_after=durations["remind_after"],
+            requesters=members(body.get("requesters"), f"{where}.requesters", p, True),
+            approvers=approval.approvers,
+            cluster_approvers=approval.cluster_approvers,
+            approvals=approval.approvals,
+            approval_channel=approval.approval_channel,
+            auto_approve=approval.auto_approve,
+            break_glass=approval.break_glass,
+            break_glass_max_duration=approval.break_glass_max_duration,
+            durations=approval.durations,
             self_approval=flag(body, "self_approval", where, p),
             clusters=clusters,
         )

@@ -97,6 +97,16 @@ class Grant:
     approval_ts: str | None = None
     #: The STS session name of the requester on a shared role (IAM Identity Center).
     session_name: str | None = None
+    #: Who approved so far, in order (a request needing several approvals collects them here).
+    approvals: tuple[str, ...] = ()
+    reminded_at: datetime | None = None
+    #: Applied at once by break-glass, without approval; approvers acknowledge it afterwards.
+    break_glass: bool = False
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    #: Where the break-glass announcement in the alert channel is.
+    alert_channel: str | None = None
+    alert_ts: str | None = None
 
     @property
     def identity(self) -> Identity:

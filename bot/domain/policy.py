@@ -5,7 +5,7 @@ Built once from the policy file by `bot.policy_file.load_policy` and passed down
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
@@ -71,6 +71,18 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True)
+class AutoApprove:
+    """Requests the bot approves by itself: from one of `requesters`, at most `max_duration`."""
+
+    requesters: tuple[str, ...]
+    max_duration: timedelta
+
+
+#: Durations offered in the request dialog when a profile names none (those within its bounds).
+STANDARD_DURATIONS = tuple(timedelta(minutes=m) for m in (15, 30, 60, 120, 240, 480, 720, 1440))
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -85,6 +97,20 @@ class Profile:
     approvers: tuple[str, ...]
     self_approval: bool = False
     clusters: tuple[str, ...] = ()  # empty: every cluster
+    #: Distinct approvers needed before the request is approved (quorum).
+    approvals: int = 1
+    #: Where this profile's requests are posted; None: the policy's approval channel.
+    approval_channel: str | None = None
+    #: Approvers per cluster name; a cluster not named here has `approvers` (the "*" entry).
+    cluster_approvers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    auto_approve: AutoApprove | None = None
+    #: `/eks-access break-glass` may apply this profile at once, without approval.
+    break_glass: bool = False
+    break_glass_max_duration: timedelta = timedelta(hours=1)
+    #: A pending request is brought back to its approvers' attention this often.
+    remind_after: timedelta = timedelta(minutes=30)
+    #: The durations offered in the request dialog (any other within bounds may be typed).
+    durations: tuple[timedelta, ...] = ()
 
     @property
     def role_ref_kind(self) -> Literal["Role", "ClusterRole"]:
@@ -92,6 +118,38 @@ class Profile:
 
     def allows_cluster(self, cluster: str) -> bool:
         return not self.clusters or cluster in self.clusters
+
+    def approvers_for(self, cluster: str) -> tuple[str, ...]:
+        """Who decides on a request for `cluster` (routing by cluster, "*" the fallback)."""
+        return self.cluster_approvers.get(cluster, self.approvers)
+
+    @property
+    def all_approvers(self) -> tuple[str, ...]:
+        """Everyone who approves on some cluster (for "what may I approve")."""
+        seen = dict.fromkeys(self.approvers)
+        for members in self.cluster_approvers.values():
+            seen.update(dict.fromkeys(members))
+        return tuple(seen)
+
+    @property
+    def duration_choices(self) -> tuple[timedelta, ...]:
+        """The presets of the request dialog: the profile's own, else the standard ones within
+        its bounds (and its maximum)."""
+        if self.durations:
+            return self.durations
+        within = [d for d in STANDARD_DURATIONS if self.min_duration <= d <= self.max_duration]
+        if self.max_duration not in within:
+            within.append(self.max_duration)
+        return tuple(within)
+
+    def auto_approves(self, requester_is_listed: bool, duration: timedelta) -> bool:
+        """Whether a request of `duration`, by a requester the auto_approve rule lists (or
+        not), is approved by the bot itself."""
+        return (
+            self.auto_approve is not None
+            and requester_is_listed
+            and duration <= self.auto_approve.max_duration
+        )
 
 
 @dataclass(frozen=True)
@@ -114,6 +172,9 @@ class Policy:
     @property
     def alerts_to(self) -> str:
         return self.alert_channel or self.approval_channel
+
+    def approval_channel_of(self, profile: Profile) -> str:
+        return profile.approval_channel or self.approval_channel
 
 
 def names_member(spec: tuple[str, ...], user_id: str, user_groups: frozenset[str]) -> bool:

@@ -75,8 +75,16 @@ class GrantStore(Protocol):
     """
 
     def add_grant(
-        self, grant: Grant, event: AuditEvent, notices: tuple[Notice, ...] = ()
-    ) -> None: ...
+        self,
+        grant: Grant,
+        event: AuditEvent,
+        notices: tuple[Notice, ...] = (),
+        *,
+        also: tuple[AuditEvent, ...] = (),
+    ) -> None:
+        """A new request (or a grant applied at once: auto-approved, break-glass), with its
+        audit event, any `also` recorded after it, and the messages it owes."""
+        ...
 
     def get_grant(self, grant_id: str) -> Grant | None: ...
 

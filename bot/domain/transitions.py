@@ -56,6 +56,12 @@ class GrantChanges(TypedDict, total=False):
     last_error: str | None
     approval_channel: str
     approval_ts: str
+    approvals: tuple[str, ...]
+    reminded_at: datetime
+    acknowledged_by: str
+    acknowledged_at: datetime
+    alert_channel: str
+    alert_ts: str
 
 
 class ExtensionChanges(TypedDict, total=False):
@@ -74,11 +80,16 @@ class GrantTransition:
     changes: GrantChanges
     event: AuditEvent | None = None
     notices: tuple[Notice, ...] = ()
+    #: When set, the transition also needs the approvals to be exactly these (a vote counted
+    #: against what it read: of two concurrent votes, one wins and the other re-reads).
+    expect_approvals: tuple[str, ...] | None = None
 
     def applied_to(self, grant: Grant) -> Grant | None:
         """The grant after this transition, or None when it is in none of the expected states
         (what the store's conditional update does, for an in-memory record)."""
         if grant.id != self.grant_id or grant.status not in self.expect:
+            return None
+        if self.expect_approvals is not None and grant.approvals != self.expect_approvals:
             return None
         return replace(grant, **self.changes)
 

@@ -18,8 +18,9 @@ def check_approver(
     `requester` asked for); otherwise the refusal, audited."""
     profile = deps.profile_of(grant)
     refusal: Rejected | None = None
-    if not deps.is_member(actor, profile.approvers):
-        refusal = NotAnApprover(profile.name, profile.approvers)
+    approvers = profile.approvers_for(grant.cluster)
+    if not deps.is_member(actor, approvers):
+        refusal = NotAnApprover(profile.name, approvers)
     elif actor == requester and not profile.self_approval:
         refusal = OwnDecision(profile.name, what)
     if refusal is not None:

@@ -13,13 +13,17 @@ def my_grants(deps: Deps, user: str) -> list[Grant]:
 
 def awaiting_my_decision(deps: Deps, user: str, limit: int = 50) -> list[Grant]:
     """Pending requests this user may approve (not their own, unless self-approval)."""
-    approves = [p.name for p in deps.policy.profiles.values() if deps.is_member(user, p.approvers)]
+    approves = [
+        p.name for p in deps.policy.profiles.values() if deps.is_member(user, p.all_approvers)
+    ]
     if not approves:
         return []  # most users approve nothing: no query
     mine = []
     for grant in deps.store.pending_requests(limit=500):
         profile = deps.policy.profiles.get(grant.profile)
         if profile is None or profile.name not in approves:
+            continue
+        if not deps.is_member(user, profile.approvers_for(grant.cluster)):
             continue
         if grant.requester != user or profile.self_approval:
             mine.append(grant)

@@ -23,7 +23,9 @@ class RevokeGrant:
         deps = self.deps
         grant = deps.grant_or_fail(grant_id)
         profile = deps.policy.profiles.get(grant.profile)
-        is_approver = profile is not None and deps.is_member(actor, profile.approvers)
+        is_approver = profile is not None and deps.is_member(
+            actor, profile.approvers_for(grant.cluster)
+        )
         now = deps.clock.now()
         if actor != grant.requester and not is_approver:
             deps.store.record(AuditEvent(now, actor, "revoke.refused", grant.id))

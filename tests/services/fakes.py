@@ -46,10 +46,17 @@ class FakeStore:
         self.delivered_ids: set[int] = set()
         self.lock = threading.Lock()
 
-    def add_grant(self, grant: Grant, event: AuditEvent, notices: tuple[Notice, ...] = ()) -> None:
+    def add_grant(
+        self,
+        grant: Grant,
+        event: AuditEvent,
+        notices: tuple[Notice, ...] = (),
+        *,
+        also: tuple[AuditEvent, ...] = (),
+    ) -> None:
         with self.lock:
             self.grants[grant.id] = grant
-            self.events.append(event)
+            self.events.extend((event, *also))
             self.notices.extend(notices)
 
     def get_grant(self, grant_id: str) -> Grant | None:

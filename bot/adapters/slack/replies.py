@@ -68,7 +68,11 @@ def profile_list(profiles: list[Profile]) -> str:
         return "There is no profile you may request. Ask the platform team to add you to a profile's `requesters`."
     lines = ["*Profiles you may request*"]
     for p in profiles:
-        approvers = ", ".join(SLACK.member(a) for a in p.approvers)
+        approvers = ", ".join(SLACK.member(a) for a in p.approvers) or "per cluster"
+        approvers += "".join(
+            f"; on `{c}`: " + ", ".join(SLACK.member(a) for a in members)
+            for c, members in p.cluster_approvers.items()
+        )
         scope = f"ClusterRole `{p.cluster_role}`" if p.cluster_role else _rules(p)
         lines.append(
             f"• *{p.name}* — {escape(p.description) or scope}\n"

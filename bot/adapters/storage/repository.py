@@ -23,6 +23,7 @@ from sqlalchemy import (
 from bot.adapters.storage.outbox import OutboxRows, owe
 from bot.adapters.storage.rows import (
     db_errors,
+    encode_approvals,
     event_of,
     event_row,
     extension_of,
@@ -79,10 +80,17 @@ class SqlGrantStore(OutboxRows):
             return inspect(conn).has_table("grants")
 
     @db_errors
-    def add_grant(self, grant: Grant, event: AuditEvent, notices: tuple[Notice, ...] = ()) -> None:
+    def add_grant(
+        self,
+        grant: Grant,
+        event: AuditEvent,
+        notices: tuple[Notice, ...] = (),
+        *,
+        also: tuple[AuditEvent, ...] = (),
+    ) -> None:
         with self.engine.begin() as conn:
             conn.execute(insert(grants).values(to_row(grant.__dict__)))
-            conn.execute(insert(audit_events).values(event_row(event)))
+            conn.execute(insert(audit_events), [event_row(e) for e in (event, *also)])
             owe(conn, notices, event.at)
 
     @db_errors
@@ -102,8 +110,11 @@ class SqlGrantStore(OutboxRows):
         """One transaction: `UPDATE … WHERE id = ? AND status IN (…) RETURNING *` (PostgreSQL
         and SQLite >= 3.35 both return the new row, saving a read), then the audit row."""
         build: Callable[[RowMapping], Grant | Extension]
+        guards = []
         if isinstance(transition, GrantTransition):
             table, build, row_id = grants, grant_of, transition.grant_id
+            if transition.expect_approvals is not None:
+                guards.append(table.c.approvals == encode_approvals(transition.expect_approvals))
         else:
             table, build, row_id = extensions, extension_of, transition.extension_id
         with self.engine.begin() as conn:
@@ -113,6 +124,7 @@ class SqlGrantStore(OutboxRows):
                     .where(
                         table.c.id == row_id,
                         table.c.status.in_([str(s) for s in transition.expect]),
+                        *guards,
                     )
                     .values(to_row(transition.changes))
                     .returning(*table.c)

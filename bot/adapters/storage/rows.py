@@ -50,7 +50,13 @@ def to_row(values: Mapping[str, object]) -> dict[str, object]:
     for key in ("status", "end_reason", "mapped_via"):
         if row.get(key) is not None:
             row[key] = str(row[key])
+    if "approvals" in row:
+        row["approvals"] = encode_approvals(row["approvals"])  # type: ignore[arg-type]
     return row
+
+
+def encode_approvals(approvers: tuple[str, ...]) -> str:
+    return " ".join(approvers)
 
 
 def grant_of(row: RowMapping | Mapping[str, Any]) -> Grant:
@@ -59,6 +65,7 @@ def grant_of(row: RowMapping | Mapping[str, Any]) -> Grant:
     data["status"] = GrantStatus(data["status"])
     data["end_reason"] = EndReason(data["end_reason"]) if data["end_reason"] else None
     data["mapped_via"] = MappedVia(data["mapped_via"]) if data["mapped_via"] else None
+    data["approvals"] = tuple(data["approvals"].split())
     return Grant(**data)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Index,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    false,
 )
 
 metadata = MetaData(
@@ -82,6 +84,17 @@ grants = Table(
     Column("approval_channel", String(32)),
     Column("approval_ts", String(32)),
     Column("session_name", String(64)),
+    #: The approvers who approved so far, space-separated, in order (a quorum fills it).
+    Column("approvals", Text, nullable=False, default="", server_default=""),
+    #: When the approvers were last reminded of this pending request.
+    _ts("reminded_at"),
+    #: Applied at once by `/eks-access break-glass`, without approval.
+    Column("break_glass", Boolean, nullable=False, default=False, server_default=false()),
+    Column("acknowledged_by", String(32)),
+    _ts("acknowledged_at"),
+    #: The break-glass announcement in the alert channel (the other one is the approval message).
+    Column("alert_channel", String(32)),
+    Column("alert_ts", String(32)),
     Index(None, "status", "expires_at"),
     Index(None, "requester", "status"),
     Index(None, "principal_arn", "cluster", "status"),
