@@ -13,6 +13,7 @@ import yaml
 
 from bot.adapters.audit_export import FORMATS, WRITERS, BadSince, row_of, since_from
 from bot.adapters.logs import configure_logging
+from bot.adapters.storage.migrate import MigrationFailed
 from bot.config import Settings, SettingsError
 from bot.domain.policy import Policy
 from bot.policy_file import PolicyError, load_policy
@@ -84,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_format, secrets=settings.secrets())
     try:
         return COMMANDS[args.cmd](settings, args)
+    except MigrationFailed as e:
+        _complain(settings, str(e))
+        return 1
     except PolicyError as e:
         heading = f"{settings.policy_path}: the policy has {len(e.problems)} problem(s)"
         if settings.log_format == "json":  # one line, as the rest of the log

@@ -67,9 +67,13 @@ class Core:
         self.engine.dispose()
 
 
-def open_database(settings: Settings) -> Engine:
-    """Bring the schema up to date, then connect."""
-    migrate.upgrade(settings.database_url)
+def open_database(settings: Settings, *, migrate_in_child: bool = False) -> Engine:
+    """Bring the schema up to date, then connect. The long-running bot migrates in a child
+    process, so what migrating loads does not stay in its memory."""
+    if migrate_in_child:
+        migrate.upgrade_in_child(settings.database_url)
+    else:
+        migrate.upgrade(settings.database_url)
     return make_engine(settings.database_url)
 
 
@@ -165,7 +169,7 @@ class Server:
 def build_server(settings: Settings) -> Server:
     policy = load_policy(settings.policy_path)
     check_kubeconfigs(policy)  # before the database and Slack: a wrong path is the first word
-    engine = open_database(settings)
+    engine = open_database(settings, migrate_in_child=True)
     client = web_client(settings.slack)
     scheduler = Scheduler(
         leader=leader_for(engine),

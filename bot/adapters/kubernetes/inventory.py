@@ -13,6 +13,11 @@ from bot.domain.rbac import GRANT_ID_ANNOTATION, GRANT_ID_LABEL, MANAGED_BY_LABE
 OWNED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
 
 
+#: Metadata only (labels, annotations, names): a third of a RoleBinding's bytes, and all that
+#: an inventory reads. Served by every apiserver since Kubernetes 1.15.
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+
+
 def owned_binding_ids(
     rbac: client.RbacAuthorizationV1Api,
     namespace: str,
@@ -36,6 +41,7 @@ def owned_binding_ids(
                 _continue=token,
                 _preload_content=False,
                 _request_timeout=timeout,
+                _headers={"Accept": METADATA_ONLY},
             )
             page = json.loads(response.data)
         except KUBE_ERRORS as exc:
