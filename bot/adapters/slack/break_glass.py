@@ -9,11 +9,20 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot.adapters.slack.actions import clicked_id
-from bot.adapters.slack.blocks import Blocks, access_active, button, context, escape, section, when
+from bot.adapters.slack.blocks import (
+    Blocks,
+    _end_reason,  # the approval message's own wording of how a grant ended
+    access_active,
+    button,
+    context,
+    escape,
+    section,
+    when,
+)
 from bot.adapters.slack.errors import user_message
 from bot.adapters.slack.ids import Action
 from bot.domain.durations import format_duration
-from bot.domain.grants import EndReason, Grant, GrantStatus
+from bot.domain.grants import Grant, GrantStatus
 from bot.domain.policy import ClusterConfig, Policy
 from bot.services.acknowledge import AcknowledgeBreakGlass
 from bot.services.deps import Deps
@@ -81,18 +90,8 @@ def state_line(grant: Grant) -> str:
     if s is GrantStatus.ACTIVE:
         return f":white_check_mark: Active until {when(grant.expires_at)}"
     if s is GrantStatus.REVOKING:
-        return f":gear: Being removed from the cluster{_ending(grant)}"
-    return f":lock: Ended {when(grant.ended_at)}{_ending(grant)}"
-
-
-def _ending(grant: Grant) -> str:
-    if grant.end_reason is EndReason.EXPIRED:
-        return " (expired)"
-    if grant.end_reason is EndReason.REVOKED:
-        return f" (revoked by <@{grant.ended_by}>)"
-    if grant.end_reason is EndReason.FAILED:
-        return f" (could not be applied: {escape(grant.end_detail or 'unknown error')})"
-    return ""
+        return f":gear: Being removed from the cluster{_end_reason(grant)}"
+    return f":lock: Ended {when(grant.ended_at)}{_end_reason(grant)}"
 
 
 def accepted(grant: Grant, policy: Policy) -> str:
@@ -115,6 +114,14 @@ def accepted(grant: Grant, policy: Policy) -> str:
         f":x: Break-glass `{grant.id}` could not be applied: "
         f"{escape(grant.end_detail or grant.status.label)}. Nothing was left behind; it was "
         f"announced in {where}."
+    )
+
+
+def delayed_text(grant: Grant) -> str:
+    return (
+        f":gear: Your break-glass `{grant.id}` for *{grant.profile}* was announced, but "
+        f"cluster `{grant.cluster}` is not answering yet. The bot keeps trying and tells you "
+        "as soon as your access is active."
     )
 
 

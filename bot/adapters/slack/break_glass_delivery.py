@@ -20,7 +20,12 @@ from bot.domain.policy import Policy
 class BreakGlassDelivery:
     #: What this delivers for a break-glass grant, instead of the usual message.
     KINDS = frozenset(
-        {NoticeKind.BREAK_GLASS, NoticeKind.APPROVAL_UPDATED, NoticeKind.GRANT_ACTIVE}
+        {
+            NoticeKind.BREAK_GLASS,
+            NoticeKind.APPROVAL_UPDATED,
+            NoticeKind.GRANT_ACTIVE,
+            NoticeKind.GRANT_DELAYED,
+        }
     )
 
     def __init__(self, client: WebClient, policy: Policy, store: SqlGrantStore) -> None:
@@ -34,6 +39,10 @@ class BreakGlassDelivery:
         elif kind is NoticeKind.APPROVAL_UPDATED:
             for channel, ts in self._messages(grant):
                 self.client.chat_update(channel=channel, ts=ts, **self._message(grant))
+        elif kind is NoticeKind.GRANT_DELAYED:  # nobody approved it: say what it is instead
+            self.client.chat_postMessage(
+                channel=grant.requester, text=break_glass.delayed_text(grant)
+            )
         else:
             cluster = self.policy.cluster(grant.cluster) or self.policy.default_cluster
             self.client.chat_postMessage(

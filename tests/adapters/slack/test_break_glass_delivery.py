@@ -89,3 +89,14 @@ def test_one_message_when_the_alert_channel_is_the_approval_channel(
     slack.deliver(Notice(NoticeKind.APPROVAL_UPDATED, grant.id))
     assert [u.args["channel"] for u in stub.of("chat.update")] == ["C0ONCALL"]
     assert "<!here>" in str(stub.of("chat.postMessage")[0].args["text"])
+
+
+def test_the_requester_hears_of_a_slow_cluster_without_an_approver_named(
+    store: SqlGrantStore, stub: SlackStub
+) -> None:
+    slack = delivery(stub, store, alerts=None)
+    grant = stored(store)
+    slack.deliver(Notice(NoticeKind.GRANT_DELAYED, grant.id))
+    (dm,) = stub.texts(channel=grant.requester)
+    assert "Your break-glass `bgls2345` for *pods-read* was announced" in dm
+    assert "approved by" not in dm
