@@ -96,3 +96,19 @@ class ReasonTooLong(Rejected):
 
     def describe(self, m: Markup) -> str:
         return f"The reason is too long ({self.length} characters; at most {self.limit})."
+
+
+@dataclass(eq=False)
+class ReasonNeeded(Rejected):
+    """Break-glass: the reason is what the approvers review afterwards."""
+
+    usage: str
+    shortest: int
+    length: int
+
+    def describe(self, m: Markup) -> str:
+        said = f" (yours has {self.length})" if self.length else ""
+        return (
+            f"Break-glass needs a reason of at least {self.shortest} characters{said}: say "
+            f"what is on fire, e.g. an incident id. Usage: {m.code(self.usage)}."
+        )

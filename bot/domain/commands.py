@@ -15,6 +15,7 @@ from bot.domain.command_refusals import (
     MissingRequestId,
     NotACommand,
     NotARequestId,
+    ReasonNeeded,
     ReasonTooLong,
 )
 from bot.domain.durations import InvalidDuration, parse_duration
@@ -22,7 +23,9 @@ from bot.domain.ids import looks_like_id
 
 NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")  # DNS-1123 label
 MAX_REASON = 500
-SUBCOMMANDS = ("grant", "list", "extend", "revoke", "profiles", "help")
+SUBCOMMANDS = ("grant", "break-glass", "list", "extend", "revoke", "profiles", "help")
+#: A break-glass access is reviewed after the fact: its reason must say what for.
+MIN_BREAK_GLASS_REASON = 10
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,17 @@ class GrantCommand:
     namespace: str | None = None
     cluster: str | None = None
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class BreakGlassCommand:
+    """Access at once, without approval, announced to the approvers (who acknowledge it)."""
+
+    profile: str
+    duration: timedelta
+    reason: str
+    namespace: str | None = None
+    cluster: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +74,15 @@ class HelpCommand:
     pass
 
 
-Command = GrantCommand | ExtendCommand | RevokeCommand | ListCommand | ProfilesCommand | HelpCommand
+Command = (
+    GrantCommand
+    | BreakGlassCommand
+    | ExtendCommand
+    | RevokeCommand
+    | ListCommand
+    | ProfilesCommand
+    | HelpCommand
+)
 
 
 def _name(kind: str, value: str) -> str:
@@ -113,11 +135,38 @@ def parse_command(text: str) -> Command:
         return ExtendCommand(grant_id, _duration(args[1] if len(args) > 1 else None, usage))
     if sub in ("grant", "request"):
         return _parse_grant(args)
+    if sub in ("break-glass", "breakglass"):
+        return _parse_break_glass(args)
     raise NotACommand(words[0], SUBCOMMANDS)
 
 
 def _parse_grant(args: list[str]) -> GrantCommand:
     usage = "/eks-access grant <profile> <duration> [ns=<namespace>] [cluster=<name>] [reason…]"
+    profile, duration, namespace, cluster, reason = _profile_duration_options(args, usage)
+    return GrantCommand(profile, duration, namespace, cluster, reason)
+
+
+BREAK_GLASS_USAGE = (
+    "/eks-access break-glass <profile> <duration> [ns=<namespace>] [cluster=<name>] <reason>"
+)
+
+
+def _parse_break_glass(args: list[str]) -> BreakGlassCommand:
+    options = _profile_duration_options(args, BREAK_GLASS_USAGE)
+    profile, duration, namespace, cluster, reason = options
+    check_break_glass_reason(reason)
+    return BreakGlassCommand(profile, duration, reason, namespace, cluster)
+
+
+def check_break_glass_reason(reason: str) -> None:
+    if len(reason) < MIN_BREAK_GLASS_REASON:
+        raise ReasonNeeded(BREAK_GLASS_USAGE, MIN_BREAK_GLASS_REASON, len(reason))
+
+
+def _profile_duration_options(
+    args: list[str], usage: str
+) -> tuple[str, timedelta, str | None, str | None, str]:
+    """`<profile> <duration> [ns=…] [cluster=…] [reason…]`: options end where the reason starts."""
     if not args:
         raise MissingProfile(usage)
     profile = _name("profile", args[0].lower())
@@ -132,4 +181,4 @@ def _parse_grant(args: list[str]) -> GrantCommand:
             cluster = _name("cluster", value)
         else:
             reason.append(word)
-    return GrantCommand(profile, duration, namespace, cluster, _clean_reason(reason))
+    return profile, duration, namespace, cluster, _clean_reason(reason)

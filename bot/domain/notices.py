@@ -18,6 +18,9 @@ class NoticeKind(StrEnum):
     APPROVAL_REQUESTED = "approval_requested"
     #: The approval message shows the request's current state (buttons gone once decided).
     APPROVAL_UPDATED = "approval_updated"
+    #: Break-glass: access applied without approval, announced with @here in the approval
+    #: and alert channels (the approval message of the grant, and its alert message).
+    BREAK_GLASS = "break_glass"
     GRANT_ACTIVE = "grant_active"
     GRANT_DENIED = "grant_denied"
     GRANT_ENDED = "grant_ended"

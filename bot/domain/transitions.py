@@ -83,6 +83,8 @@ class GrantTransition:
     #: When set, the transition also needs the approvals to be exactly these (a vote counted
     #: against what it read: of two concurrent votes, one wins and the other re-reads).
     expect_approvals: tuple[str, ...] | None = None
+    #: When set, the transition also needs nobody to have acknowledged the grant yet.
+    expect_unacknowledged: bool = False
 
     def applied_to(self, grant: Grant) -> Grant | None:
         """The grant after this transition, or None when it is in none of the expected states
@@ -90,6 +92,8 @@ class GrantTransition:
         if grant.id != self.grant_id or grant.status not in self.expect:
             return None
         if self.expect_approvals is not None and grant.approvals != self.expect_approvals:
+            return None
+        if self.expect_unacknowledged and grant.acknowledged_by is not None:
             return None
         return replace(grant, **self.changes)
 

@@ -14,7 +14,7 @@ from typing import Any
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
-from bot.adapters.slack import actions, commands
+from bot.adapters.slack import actions, break_glass, commands
 from bot.config import SlackSettings
 from bot.services.deps import Deps
 from bot.services.log_context import note, scope
@@ -49,6 +49,7 @@ def build_app(settings: SlackSettings, client: WebClient, deps: Deps, work: Work
     app.use(note_the_user)
     commands.register(app, deps, work.answers)
     actions.register(app, deps, work.decisions)
+    break_glass.register(app, deps, work.decisions)
     return app
 
 

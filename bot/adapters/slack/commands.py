@@ -7,9 +7,10 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
-from bot.adapters.slack import replies
+from bot.adapters.slack import break_glass, replies
 from bot.adapters.slack.errors import user_message
 from bot.domain.commands import (
+    BreakGlassCommand,
     ExtendCommand,
     GrantCommand,
     HelpCommand,
@@ -19,6 +20,7 @@ from bot.domain.commands import (
     parse_command,
 )
 from bot.domain.grants import Grant
+from bot.services.break_glass import BreakGlass
 from bot.services.deps import Deps
 from bot.services.extend import RequestExtension
 from bot.services.queries import awaiting_my_decision, my_grants, requestable_profiles
@@ -35,6 +37,9 @@ def answer(deps: Deps, *, user: str, text: str) -> str:
             return replies.request_accepted(
                 RequestAccess(deps).execute(requester=user, command=command)
             )
+        if isinstance(command, BreakGlassCommand):
+            grant = BreakGlass(deps).execute(requester=user, command=command)
+            return break_glass.accepted(grant, deps.policy)
         if isinstance(command, ExtendCommand):
             result = RequestExtension(deps).execute(
                 grant_id=command.grant_id, actor=user, duration=command.duration

@@ -13,6 +13,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.adapters.slack import blocks
+from bot.adapters.slack.break_glass_delivery import BreakGlassDelivery
 from bot.adapters.storage.repository import SqlGrantStore
 from bot.domain import transitions
 from bot.domain.grants import EndReason, Extension, Grant, GrantStatus
@@ -25,6 +26,7 @@ class SlackDelivery:
         self.client = client
         self.policy = policy
         self.store = store
+        self.break_glass = BreakGlassDelivery(client, policy, store)
 
     def deliver(self, notice: Notice) -> None:
         """Make the Slack calls the notice stands for; Slack's errors propagate (the outbox
@@ -33,7 +35,9 @@ class SlackDelivery:
         if grant is None:
             return
         kind = notice.kind
-        if kind in (NoticeKind.EXTENSION_REQUESTED, NoticeKind.EXTENSION_DECIDED):
+        if grant.break_glass and kind in BreakGlassDelivery.KINDS:
+            self.break_glass.deliver(kind, grant)
+        elif kind in (NoticeKind.EXTENSION_REQUESTED, NoticeKind.EXTENSION_DECIDED):
             extension = self.store.get_extension(notice.extension_id or "")
             if extension is not None:
                 self._extension(kind, extension, grant)

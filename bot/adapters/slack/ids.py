@@ -11,6 +11,7 @@ class Action(StrEnum):
     APPROVE_EXTENSION = "eks_access.approve_extension"
     DENY_EXTENSION = "eks_access.deny_extension"
     EXTEND_GRANT = "eks_access.extend_grant"
+    ACKNOWLEDGE_BREAK_GLASS = "eks_access.acknowledge_break_glass"
 
 
 class View(StrEnum):

@@ -13,6 +13,7 @@ from bot.domain.policy import Policy, Profile
 HELP = """*eks-access* gives you time-boxed, approved access to Kubernetes clusters.
 
 • `/eks-access grant <profile> <duration> [ns=<namespace>] [cluster=<name>] [reason…]` — ask for access, e.g. `/eks-access grant pods-read 2h ns=payments looking at INC-42`
+• `/eks-access break-glass <profile> <duration> [ns=<namespace>] [cluster=<name>] <reason>` — in an emergency, access at once without approval (where a profile allows it); announced to the approvers with @here, e.g. `/eks-access break-glass pods-read 30m INC-42 payments down`
 • `/eks-access list` — your pending requests and active grants, with time left
 • `/eks-access extend <id> <duration>` — ask for more time on an active grant
 • `/eks-access revoke <id>` — end a grant now, or withdraw a pending request
@@ -78,9 +79,15 @@ def profile_list(profiles: list[Profile]) -> str:
             f"• *{p.name}* — {escape(p.description) or scope}\n"
             f"    namespaces: {', '.join(f'`{n}`' for n in p.namespaces)} · "
             f"{format_duration(p.min_duration)}–{format_duration(p.max_duration)} · "
-            f"approvers: {approvers}" + (" · self-approval allowed" if p.self_approval else "")
+            f"approvers: {approvers}"
+            + (" · self-approval allowed" if p.self_approval else "")
+            + (_break_glass(p) if p.break_glass else "")
         )
     return "\n".join(lines)
+
+
+def _break_glass(p: Profile) -> str:
+    return f" · break-glass up to {format_duration(p.break_glass_max_duration)}"
 
 
 def _rules(p: Profile) -> str:

@@ -115,6 +115,8 @@ class SqlGrantStore(OutboxRows):
             table, build, row_id = grants, grant_of, transition.grant_id
             if transition.expect_approvals is not None:
                 guards.append(table.c.approvals == encode_approvals(transition.expect_approvals))
+            if transition.expect_unacknowledged:
+                guards.append(table.c.acknowledged_by.is_(None))
         else:
             table, build, row_id = extensions, extension_of, transition.extension_id
         with self.engine.begin() as conn:

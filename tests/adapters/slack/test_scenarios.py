@@ -124,8 +124,8 @@ def test_revoke_ends_an_active_grant_and_removes_its_binding(scenario: Scenario)
     [
         (
             "frobnicate",
-            "`frobnicate` is not a command. Try `grant`, `list`, `extend`, `revoke`, "
-            "`profiles`, `help` — `/eks-access help` explains each.",
+            "`frobnicate` is not a command. Try `grant`, `break-glass`, `list`, `extend`, "
+            "`revoke`, `profiles`, `help` — `/eks-access help` explains each.",
         ),
         (
             "grant pods-read",

@@ -15,6 +15,7 @@ from bot.adapters.storage import migrate
 from bot.adapters.storage.engine import make_engine
 from bot.adapters.storage.repository import SqlGrantStore
 from bot.domain import transitions
+from bot.domain.break_glass import acknowledge, break_glass, note_alert_message
 from bot.domain.grants import (
     AuditEvent,
     EndReason,
@@ -252,3 +253,27 @@ def test_grants_since_is_everything_open_at_some_time_in_the_window(store: Grant
     assert [g.id for g in found] == ["oldendsx", "edgeendq", "oldrevok", "newpendq"]
     assert all(g.created_at.tzinfo and (g.ended_at is None or g.ended_at.tzinfo) for g in found)
     assert store.grants_since(NOW + timedelta(days=1)) == [g for g in found if g.ended_at is None]
+
+
+def test_break_glass_is_stored_decided_and_acknowledged_once(store: GrantStore) -> None:
+    record = break_glass(pending("bgls2345", reason="INC-42 is on fire"), now=NOW, lease=LEASE)
+    store.add_grant(record.grant, record.created, record.notices, also=(record.broken,))
+    stored = store.get_grant("bgls2345")
+    assert stored == record.grant and stored.break_glass
+    assert stored.status is GrantStatus.ACTIVATING and stored.decided_by == "system"
+    assert [e.action for e in store.audit_trail("bgls2345")] == [
+        "request.created",
+        "grant.break_glass",
+    ]
+    noted = store.apply(note_alert_message(stored, channel="C0ALERTS", ts="9.000100"))
+    assert noted is not None and (noted.alert_channel, noted.alert_ts) == ("C0ALERTS", "9.000100")
+    later = NOW + timedelta(minutes=1)
+    first = store.apply(acknowledge(noted, actor="U0CAROL", now=later))
+    assert first is not None and (first.acknowledged_by, first.acknowledged_at) == (
+        "U0CAROL",
+        later,
+    )
+    # A second approver read it before the first wrote: the guard, not the status, refuses.
+    assert store.apply(acknowledge(noted, actor="U0ERIN", now=later)) is None
+    assert store.get_grant("bgls2345").acknowledged_by == "U0CAROL"  # type: ignore[union-attr]
+    assert [e.action for e in store.audit_trail("bgls2345")][-1] == "grant.acknowledged"
