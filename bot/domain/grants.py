@@ -118,7 +118,7 @@ class Grant:
         return max(self.expires_at - now, timedelta(0))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GrantRef:
     """The few columns reconcile compares with the cluster, for every live grant at once."""
 
