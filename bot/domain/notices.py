@@ -18,6 +18,8 @@ class NoticeKind(StrEnum):
     APPROVAL_REQUESTED = "approval_requested"
     #: The approval message shows the request's current state (buttons gone once decided).
     APPROVAL_UPDATED = "approval_updated"
+    #: A reply in the approval message's thread: the request still waits for a decision.
+    REMINDER = "reminder"
     GRANT_ACTIVE = "grant_active"
     GRANT_DENIED = "grant_denied"
     GRANT_ENDED = "grant_ended"
