@@ -78,6 +78,18 @@ def test_a_quorum_of_two_waits_for_the_second_distinct_approver() -> None:
         vote(deps, grant, FRANK)
 
 
+def test_a_counted_vote_is_no_longer_waiting_for_that_approver() -> None:
+    from bot.adapters.slack.commands import answer
+
+    deps = deps_with(approvals=2)
+    grant = request(deps)
+    assert f"`{grant.id}`" in answer(deps, user=CAROL, text="list")
+    vote(deps, grant, CAROL)
+    assert f"`{grant.id}`" not in answer(deps, user=CAROL, text="list")
+    assert f"`{grant.id}`" in answer(deps, user=ERIN, text="list")
+    assert "(2 must approve)" in answer(deps, user=ALICE, text="profiles")
+
+
 def test_one_deny_ends_a_request_that_has_approvals_already() -> None:
     deps = deps_with(approvals=3)
     grant = request(deps)

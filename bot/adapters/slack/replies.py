@@ -88,7 +88,9 @@ def profile_list(profiles: list[Profile]) -> str:
             f"• *{p.name}* — {escape(p.description) or scope}\n"
             f"    namespaces: {', '.join(f'`{n}`' for n in p.namespaces)} · "
             f"{format_duration(p.min_duration)}–{format_duration(p.max_duration)} · "
-            f"approvers: {approvers}" + (" · self-approval allowed" if p.self_approval else "")
+            f"approvers: {approvers}"
+            + (f" ({p.approvals} must approve)" if p.approvals > 1 else "")
+            + (" · self-approval allowed" if p.self_approval else "")
         )
     return "\n".join(lines)
 
