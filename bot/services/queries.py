@@ -24,9 +24,9 @@ def awaiting_my_decision(deps: Deps, user: str, limit: int = 50) -> list[Grant]:
         profile = deps.policy.profiles.get(grant.profile)
         if profile is None or profile.name not in approves:
             continue
-        if user in grant.approvals or not deps.is_member(
-            user, profile.approvers_for(grant.cluster)
-        ):
+        if user in grant.approvals:  # counted already: it waits for others
+            continue
+        if not deps.is_member(user, profile.approvers_for(grant.cluster)):
             continue
         if grant.requester != user or profile.self_approval:
             mine.append(grant)

@@ -13,13 +13,14 @@ def mentions(members: tuple[str, ...]) -> str:
 
 
 def who_decides(grant: Grant, profile: Profile) -> str:
-    """ "Approvers: @carol, @oncall" (and how many of them must approve)."""
+    """Who may decide on the request's cluster, as mentions (and how many must approve)."""
     needed = f" · {profile.approvals} approvals needed" if profile.approvals > 1 else ""
     return f"Approvers: {mentions(profile.approvers_for(grant.cluster))}{needed}"
 
 
 def progress(grant: Grant, profile: Profile) -> str:
-    """ "1 of 2 approvals: @carol" ("" before the first vote of a quorum, or without one)."""
+    """The quorum's progress, as in "1 of 2 approvals: @carol" (nothing before its first vote,
+    or without a quorum)."""
     if profile.approvals <= 1 or not grant.approvals:
         return ""
     return (
@@ -29,8 +30,8 @@ def progress(grant: Grant, profile: Profile) -> str:
 
 
 def approved_by(grant: Grant, *, capital: bool = True) -> str:
-    """ "Approved by @carol and @erin", or "Auto-approved by rule" (`capital`: a sentence's
-    first words)."""
+    """Who approved, as in "Approved by @carol and @erin", or "Auto-approved by rule"
+    (`capital`: the first words of a sentence)."""
     if grant.decided_by == SYSTEM:
         return "Auto-approved by rule" if capital else "auto-approved by rule"
     people = grant.approvals or ((grant.decided_by,) if grant.decided_by else ())

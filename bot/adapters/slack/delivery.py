@@ -139,8 +139,8 @@ def direct_text(kind: NoticeKind, grant: Grant) -> str:
     if kind is NoticeKind.GRANT_DELAYED:
         return (
             f":gear: Your request `{grant.id}` for *{grant.profile}* was "
-            f"{approvals.approved_by(grant, capital=False)}, but cluster `{grant.cluster}` is not answering yet. "
-            "The bot keeps trying and tells you as soon as your access is active."
+            f"{approvals.approved_by(grant, capital=False)}, but cluster `{grant.cluster}` is "
+            "not answering yet. The bot keeps trying and tells you as soon as your access is active."
         )
     if kind is NoticeKind.REQUEST_TIMED_OUT:
         return (
