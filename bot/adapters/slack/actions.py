@@ -35,9 +35,10 @@ def clicked_id(body: dict[str, Any]) -> str:
 def approved_text(grant: Grant, needed: int = 1) -> str:
     """The clicker's answer: `needed`, the profile's quorum."""
     if grant.status is GrantStatus.PENDING:
+        more = needed - len(grant.approvals)
         return (
             f":ballot_box_with_check: Your approval is counted: {len(grant.approvals)} of "
-            f"{needed} for `{grant.id}`; it waits for another approver."
+            f"{needed} for `{grant.id}`; it waits for {more} more from other approvers."
         )
     if grant.status is GrantStatus.ACTIVE:
         return f":white_check_mark: Approved `{grant.id}`: active until {blocks.when(grant.expires_at)}."
