@@ -21,6 +21,8 @@ class NoticeKind(StrEnum):
     #: Break-glass: access applied without approval, announced with @here in the approval
     #: and alert channels (the approval message of the grant, and its alert message).
     BREAK_GLASS = "break_glass"
+    #: A reply in the approval message's thread: the request still waits for a decision.
+    REMINDER = "reminder"
     GRANT_ACTIVE = "grant_active"
     GRANT_DENIED = "grant_denied"
     GRANT_ENDED = "grant_ended"

@@ -127,6 +127,12 @@ class GrantStore(Protocol):
         """Pending requests nobody decided in time."""
         ...
 
+    def reminders_due(self, now: datetime, every: timedelta) -> list[Grant]:
+        """Pending requests with an approval message, not timed out, created (or last
+        reminded) at least `every` ago (candidates; callers check each profile's own
+        remind_after)."""
+        ...
+
     def active_expiring_by(self, at: datetime) -> list[Grant]:
         """Active grants that expire by `at` (the precise timers to arm)."""
         ...

@@ -231,6 +231,22 @@ class AlreadyDecided(Conflict):
 
 
 @dataclass(eq=False)
+class ApprovalAlreadyCounted(Conflict):
+    """A second Approve by someone whose vote the request already holds."""
+
+    grant_id: str
+    approvals: int
+    needed: int
+
+    def describe(self, m: Markup) -> str:
+        more = self.needed - self.approvals
+        return (
+            f"Your approval of {m.code(self.grant_id)} is already counted "
+            f"({self.approvals} of {self.needed}); it needs {more} more from other approvers."
+        )
+
+
+@dataclass(eq=False)
 class RequestTimedOut(Rejected):
     grant_id: str
 

@@ -4,6 +4,7 @@
        │ deny, time_out, cancel        │ abandon (permanent failure, or expired first) ─▶ revoking
        ▼                               └ retry_later (transient failure: same state, a backoff)
     denied / timed_out / cancelled
+    pending ──count_approval (a vote short of the quorum) / remind──▶ pending
 
     extension: pending ──decide_extension──▶ approved / denied;  ──time_out_extension──▶ timed_out
 
@@ -85,6 +86,9 @@ class GrantTransition:
     expect_approvals: tuple[str, ...] | None = None
     #: When set, the transition also needs nobody to have acknowledged the grant yet.
     expect_unacknowledged: bool = False
+    #: When set, the transition also needs the last reminder to be the one it read (of two
+    #: sweeps, one reminds).
+    expect_reminder: LastReminder | None = None
 
     def applied_to(self, grant: Grant) -> Grant | None:
         """The grant after this transition, or None when it is in none of the expected states
@@ -95,7 +99,16 @@ class GrantTransition:
             return None
         if self.expect_unacknowledged and grant.acknowledged_by is not None:
             return None
+        if self.expect_reminder is not None and grant.reminded_at != self.expect_reminder.at:
+            return None
         return replace(grant, **self.changes)
+
+
+@dataclass(frozen=True)
+class LastReminder:
+    """The reminder a transition read: `at` is None when none was sent yet."""
+
+    at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -139,10 +152,13 @@ _HOLDING = frozenset({GrantStatus.ACTIVATING, GrantStatus.ACTIVE})
 
 
 def approve(
-    grant: Grant, *, actor: str, note: str, now: datetime, lease: timedelta
+    grant: Grant, *, actor: str, note: str, now: datetime, lease: timedelta, needed: int = 1
 ) -> GrantTransition:
     """The clock of the grant starts at approval. `lease`: how long the activation that
-    follows holds the grant before the sweep may retry it."""
+    follows holds the grant before the sweep may retry it. `needed`: the profile's quorum;
+    this is its last vote, counted against the votes as read."""
+    votes = (*grant.approvals, actor)
+    detail = f"{len(votes)} of {needed}" + (f": {note}" if note else "") if needed > 1 else note
     return GrantTransition(
         grant.id,
         _PENDING,
@@ -153,9 +169,38 @@ def approve(
             "decided_by": actor,
             "decided_at": now,
             "decision_note": note or None,
+            "approvals": votes,
         },
-        AuditEvent(now, actor, "request.approved", grant.id, note),
+        AuditEvent(now, actor, "request.approved", grant.id, detail),
         _notices(grant.id, _UPDATED),
+        expect_approvals=grant.approvals if needed > 1 else None,
+    )
+
+
+def count_approval(grant: Grant, *, actor: str, needed: int, now: datetime) -> GrantTransition:
+    """A vote that does not complete the quorum yet: the request stays pending, and its
+    approval message shows the progress. Counted against the votes as read, so of two
+    concurrent votes one wins and the other is counted again on what it re-reads."""
+    votes = (*grant.approvals, actor)
+    return GrantTransition(
+        grant.id,
+        _PENDING,
+        {"approvals": votes},
+        AuditEvent(now, actor, "request.approval", grant.id, f"{len(votes)} of {needed}"),
+        _notices(grant.id, _UPDATED),
+        expect_approvals=grant.approvals,
+    )
+
+
+def remind(grant: Grant, *, now: datetime) -> GrantTransition:
+    """A pending request brought back to its approvers' attention (once per reminder due)."""
+    return GrantTransition(
+        grant.id,
+        _PENDING,
+        {"reminded_at": now},
+        AuditEvent(now, SYSTEM, "request.reminded", grant.id),
+        _notices(grant.id, NoticeKind.REMINDER),
+        expect_reminder=LastReminder(grant.reminded_at),
     )
 
 

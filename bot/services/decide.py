@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.domain import transitions
+from bot.domain.errors import TransientError
 from bot.domain.grants import Grant, GrantStatus
-from bot.domain.refusals import AlreadyDecided, RequestTimedOut
+from bot.domain.policy import Profile
+from bot.domain.refusals import AlreadyDecided, ApprovalAlreadyCounted, RequestTimedOut
 from bot.services.activate import ActivateGrant
 from bot.services.approval import check_approver
 from bot.services.deps import Deps
+
+#: Votes lost to other votes landing at the same moment before this one gives up (each loss
+#: means another vote was counted, so a quorum of at most 10 is reached long before this).
+MAX_VOTE_ATTEMPTS = 25
 
 
 class DecideRequest:
@@ -15,7 +23,10 @@ class DecideRequest:
 
     The decision is a conditional update `pending -> activating|denied`: of two clicks, two
     replicas or a Slack retry, exactly one wins; the others get "already approved by @x".
-    The approver is re-checked here from the policy and live group membership.
+    With a quorum (`approvals: N`), a vote short of it keeps the request pending and is
+    counted against the votes as read: of two concurrent votes one wins, the other re-reads
+    and is counted on top (or completes the quorum). The same person counts once. The
+    approver is re-checked here from the policy and live group membership.
     """
 
     def __init__(self, deps: Deps) -> None:
@@ -25,21 +36,37 @@ class DecideRequest:
         deps = self.deps
         grant = deps.grant_or_fail(grant_id)
         now = deps.clock.now()
-        check_approver(deps, grant, actor=actor, requester=grant.requester, what="request", now=now)
-        if grant.status is not GrantStatus.PENDING:
-            raise AlreadyDecided(grant.id, grant.status, grant.decided_by)
-        if now >= grant.pending_until:
-            raise RequestTimedOut(grant.id)
-        if approve:
-            decision = transitions.approve(
-                grant, actor=actor, note=note, now=now, lease=deps.retry.lease
-            )
-        else:
-            decision = transitions.deny(grant, actor=actor, note=note, now=now)
-        decided = deps.store.apply(decision)
-        if decided is None:
-            latest = deps.grant_or_fail(grant.id)
-            raise AlreadyDecided(grant.id, latest.status, latest.decided_by)
-        if approve:
-            return ActivateGrant(deps).execute(grant_id=grant.id, grant=decided)
-        return decided
+        profile = check_approver(
+            deps, grant, actor=actor, requester=grant.requester, what="request", now=now
+        )
+        for _ in range(MAX_VOTE_ATTEMPTS):
+            _check_open(grant, actor, profile, approve, now)
+            decision = self._decision(grant, profile, actor, approve, note, now)
+            decided = deps.store.apply(decision)
+            if decided is not None:
+                if decided.status is GrantStatus.ACTIVATING:
+                    return ActivateGrant(deps).execute(grant_id=grant.id, grant=decided)
+                return decided
+            grant = deps.grant_or_fail(grant.id)  # another vote or decision won: recount
+        raise TransientError("Many approvals landed at once and yours was not counted.")
+
+    def _decision(
+        self, grant: Grant, profile: Profile, actor: str, approve: bool, note: str, now: datetime
+    ) -> transitions.GrantTransition:
+        needed = profile.approvals
+        if not approve:
+            return transitions.deny(grant, actor=actor, note=note, now=now)
+        if len(grant.approvals) + 1 < needed:
+            return transitions.count_approval(grant, actor=actor, needed=needed, now=now)
+        return transitions.approve(
+            grant, actor=actor, note=note, now=now, lease=self.deps.retry.lease, needed=needed
+        )
+
+
+def _check_open(grant: Grant, actor: str, profile: Profile, approve: bool, now: datetime) -> None:
+    if grant.status is not GrantStatus.PENDING:
+        raise AlreadyDecided(grant.id, grant.status, grant.decided_by)
+    if now >= grant.pending_until:
+        raise RequestTimedOut(grant.id)
+    if approve and actor in grant.approvals:
+        raise ApprovalAlreadyCounted(grant.id, len(grant.approvals), profile.approvals)

@@ -12,7 +12,8 @@ def my_grants(deps: Deps, user: str) -> list[Grant]:
 
 
 def awaiting_my_decision(deps: Deps, user: str, limit: int = 50) -> list[Grant]:
-    """Pending requests this user may approve (not their own, unless self-approval)."""
+    """Pending requests this user may approve (not their own, unless self-approval; not
+    those their vote is counted in already, waiting for another approver)."""
     approves = [
         p.name for p in deps.policy.profiles.values() if deps.is_member(user, p.all_approvers)
     ]
@@ -22,6 +23,8 @@ def awaiting_my_decision(deps: Deps, user: str, limit: int = 50) -> list[Grant]:
     for grant in deps.store.pending_requests(limit=500):
         profile = deps.policy.profiles.get(grant.profile)
         if profile is None or profile.name not in approves:
+            continue
+        if user in grant.approvals:  # counted already: it waits for others
             continue
         if not deps.is_member(user, profile.approvers_for(grant.cluster)):
             continue

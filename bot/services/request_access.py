@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.domain import transitions
+from bot.domain.auto_approval import auto_approved
 from bot.domain.commands import GrantCommand
 from bot.domain.durations import format_duration
 from bot.domain.grants import AuditEvent, Grant, GrantStatus
@@ -29,7 +30,9 @@ from bot.services.log_context import note
 
 
 class RequestAccess:
-    """Validates a grant request against the policy and stores it as pending.
+    """Validates a grant request against the policy and stores it as pending (or, when the
+    profile's auto_approve rule covers it, as approved: the caller activates it, and the
+    sweep does if the caller crashes first).
 
     Nothing is stored unless every check passes. The approval message is owed in the same
     transaction as the row, and posted from the outbox once it is committed, so a click can
@@ -68,17 +71,20 @@ class RequestAccess:
             pending_until=now + profile.pending_timeout,
         )
         note(grant_id=grant.id, cluster=grant.cluster)
-        deps.store.add_grant(
-            grant,
-            AuditEvent(
-                now,
-                requester,
-                "request.created",
-                grant.id,
-                f"{profile.name} {format_duration(grant.duration)} ns={namespace}",
-            ),
-            transitions.requested(grant),
+        created = AuditEvent(
+            now,
+            requester,
+            "request.created",
+            grant.id,
+            f"{profile.name} {format_duration(grant.duration)} ns={namespace}",
         )
+        also: tuple[AuditEvent, ...] = ()
+        if profile.auto_approve is not None and profile.auto_approves(
+            deps.is_member(requester, profile.auto_approve.requesters), grant.duration
+        ):
+            grant, approved = auto_approved(grant, now=now, lease=deps.retry.lease)
+            also = (approved,)
+        deps.store.add_grant(grant, created, transitions.requested(grant), also=also)
         return grant
 
 

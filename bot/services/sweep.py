@@ -14,6 +14,7 @@ from bot.services.deps import Deps
 from bot.services.expire import ExpireGrant
 from bot.services.finish_revocation import FinishRevocation
 from bot.services.log_context import scope
+from bot.services.remind import RemindApprovers
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ class SweepReport:
     retried: int = 0
     timed_out: int = 0
     warned: int = 0
+    reminded: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -36,8 +38,9 @@ class SweepDue:
 
     Revokes whatever is past its expiry (also after downtime: a missed in-memory timer is
     caught here), retries activations and revocations whose backoff is over, warns before
-    expiry, times out pending requests, and arms precise timers for grants expiring soon
-    (including grants approved on another replica).
+    expiry, times out pending requests and reminds the approvers of those still waiting, and
+    arms precise timers for grants expiring soon (including grants approved on another
+    replica).
     """
 
     def __init__(self, deps: Deps) -> None:
@@ -81,6 +84,7 @@ class SweepDue:
                     log.info("request %s timed out undecided", grant.id)
         for ext in store.extensions_past_deadline(now):
             store.apply(transitions.time_out_extension(ext, now=now))
+        report.reminded = RemindApprovers(self.deps).execute(now=now)
         self._warn(report, now)
         for grant in store.active_expiring_by(now + TIMER_HORIZON):
             assert grant.expires_at is not None

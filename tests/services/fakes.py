@@ -118,6 +118,16 @@ class FakeStore:
     def requests_past_deadline(self, now: datetime) -> list[Grant]:
         return self._grants(GrantStatus.PENDING, when=lambda g: g.pending_until <= now)
 
+    def reminders_due(self, now: datetime, every: timedelta) -> list[Grant]:
+        return self._grants(
+            GrantStatus.PENDING,
+            when=lambda g: (
+                g.approval_ts is not None
+                and g.pending_until > now
+                and (g.reminded_at or g.created_at) <= now - every
+            ),
+        )
+
     def active_expiring_by(self, at: datetime) -> list[Grant]:
         return self._grants(GrantStatus.ACTIVE, when=lambda g: _by(g.expires_at, at))
 

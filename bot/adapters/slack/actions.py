@@ -32,7 +32,14 @@ def clicked_id(body: dict[str, Any]) -> str:
     return value
 
 
-def approved_text(grant: Grant) -> str:
+def approved_text(grant: Grant, needed: int = 1) -> str:
+    """The clicker's answer: `needed`, the profile's quorum."""
+    if grant.status is GrantStatus.PENDING:
+        more = needed - len(grant.approvals)
+        return (
+            f":ballot_box_with_check: Your approval is counted: {len(grant.approvals)} of "
+            f"{needed} for `{grant.id}`; it waits for {more} more from other approvers."
+        )
     if grant.status is GrantStatus.ACTIVE:
         return f":white_check_mark: Approved `{grant.id}`: active until {blocks.when(grant.expires_at)}."
     if grant.status is GrantStatus.ACTIVATING:
@@ -53,7 +60,8 @@ def register(app: App, deps: Deps, work: Executor) -> None:
 
         def run() -> str:
             grant = DecideRequest(deps).execute(grant_id=clicked_id(body), actor=user, approve=True)
-            return approved_text(grant)
+            profile = deps.policy.profiles.get(grant.profile)
+            return approved_text(grant, profile.approvals if profile else 1)
 
         work.submit(lambda: ephemeral(respond, user_message(run)))
 

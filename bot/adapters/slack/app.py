@@ -47,7 +47,7 @@ def build_app(settings: SlackSettings, client: WebClient, deps: Deps, work: Work
         listener_executor=work_pool(5, "listeners"),
     )
     app.use(note_the_user)
-    commands.register(app, deps, work.answers)
+    commands.register(app, deps, work.answers, activations=work.decisions)
     actions.register(app, deps, work.decisions)
     break_glass.register(app, deps, work.decisions)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.adapters.slack import approvals
 from bot.adapters.slack.ids import Action, Field, View
 from bot.domain.durations import format_duration
 from bot.domain.grants import EndReason, Extension, ExtensionStatus, Grant, GrantStatus
@@ -55,10 +56,20 @@ def grant_summary(grant: Grant) -> str:
     )
 
 
+def approval_message(grant: Grant, profile: Profile | None) -> Blocks:
+    """The approval message as the request is now: with its buttons while it waits."""
+    if grant.status is GrantStatus.PENDING and profile is not None:
+        return approval_request(grant, profile)
+    return approval_outcome(grant)
+
+
 def approval_request(grant: Grant, profile: Profile) -> Blocks:
+    progress = approvals.progress(grant, profile)
     return [
         section(grant_summary(grant)),
         context(f"{escape(profile.description)} · principal `{grant.principal_arn}`"),
+        context(approvals.who_decides(grant, profile)),
+        *([context(progress)] if progress else []),
         {
             "type": "actions",
             "block_id": f"decide:{grant.id}",
@@ -81,7 +92,7 @@ def outcome_line(grant: Grant) -> str:
         return ":hourglass_flowing_sand: Timed out without a decision"
     if s is GrantStatus.CANCELLED:
         return f":wastebasket: Withdrawn by <@{grant.ended_by}>"
-    approved = f"Approved by <@{grant.decided_by}>"
+    approved = approvals.approved_by(grant)
     if s is GrantStatus.ACTIVATING:
         retry = f" (retrying: {escape(grant.last_error)})" if grant.last_error else ""
         return f":gear: {approved} · applying to the cluster{retry}"
@@ -111,7 +122,7 @@ def access_active(grant: Grant, cluster: ClusterConfig) -> Blocks:
         section(
             f":white_check_mark: Your access *{grant.profile}* on `{grant.cluster}` in "
             f"`{grant.namespace}` is active until {when(grant.expires_at)} "
-            f"(approved by <@{grant.decided_by}>, request `{grant.id}`)."
+            f"({approvals.approved_by(grant, capital=False)}, request `{grant.id}`)."
         ),
         section(
             f"To use it: {_sign_in_hint(grant)}, `{cluster.usage_hint()}`, then "

@@ -19,7 +19,8 @@ from bot.domain.commands import (
     RevokeCommand,
     parse_command,
 )
-from bot.domain.grants import Grant
+from bot.domain.grants import Grant, GrantStatus
+from bot.services.activate import ActivateGrant
 from bot.services.break_glass import BreakGlass
 from bot.services.deps import Deps
 from bot.services.extend import RequestExtension
@@ -28,15 +29,22 @@ from bot.services.request_access import RequestAccess
 from bot.services.revoke import RevokeGrant
 
 
-def answer(deps: Deps, *, user: str, text: str) -> str:
-    """The whole command, as text for the user who typed it."""
+def answer(deps: Deps, *, user: str, text: str, activations: Executor | None = None) -> str:
+    """The whole command, as text for the user who typed it. A request approved at once
+    (auto-approval) is activated in `activations` (the decisions' pool: it waits on the
+    cluster), or here when none is given; the sweep takes it over after a crash."""
 
     def run() -> str:
         command = parse_command(text)
         if isinstance(command, GrantCommand):
-            return replies.request_accepted(
-                RequestAccess(deps).execute(requester=user, command=command)
-            )
+            grant = RequestAccess(deps).execute(requester=user, command=command)
+            if grant.status is GrantStatus.ACTIVATING:
+                activate = ActivateGrant(deps).execute
+                if activations is None:
+                    grant = activate(grant_id=grant.id, grant=grant)
+                else:
+                    activations.submit(activate, grant_id=grant.id, grant=grant)
+            return replies.request_accepted(grant)
         if isinstance(command, BreakGlassCommand):
             grant = BreakGlass(deps).execute(requester=user, command=command)
             return break_glass.accepted(grant, deps.policy)
@@ -61,11 +69,23 @@ def answer(deps: Deps, *, user: str, text: str) -> str:
     return user_message(run)
 
 
-def register(app: App, deps: Deps, work: Executor, *, command: str = "/eks-access") -> None:
+def register(
+    app: App,
+    deps: Deps,
+    work: Executor,
+    *,
+    command: str = "/eks-access",
+    activations: Executor | None = None,
+) -> None:
+    """`activations`: where requests approved at once are applied (else in `work`)."""
+
     @app.command(command)
     def on_command(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()  # first: Slack shows an error if the ack takes more than 3 s
         user, text = body["user_id"], body.get("text", "")
         work.submit(
-            lambda: respond(text=answer(deps, user=user, text=text), response_type="ephemeral")
+            lambda: respond(
+                text=answer(deps, user=user, text=text, activations=activations),
+                response_type="ephemeral",
+            )
         )

@@ -12,13 +12,13 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.adapters.slack import blocks
+from bot.adapters.slack import approvals, blocks
 from bot.adapters.slack.break_glass_delivery import BreakGlassDelivery
 from bot.adapters.storage.repository import SqlGrantStore
 from bot.domain import transitions
 from bot.domain.grants import EndReason, Extension, Grant, GrantStatus
 from bot.domain.notices import Notice, NoticeKind
-from bot.domain.policy import Policy
+from bot.domain.policy import Policy, Profile
 
 
 class SlackDelivery:
@@ -49,8 +49,10 @@ class SlackDelivery:
                     grant.approval_channel,
                     grant.approval_ts,
                     f"Request {grant.id}: {grant.status.label}",
-                    blocks.approval_outcome(grant),
+                    blocks.approval_message(grant, self.policy.profiles.get(grant.profile)),
                 )
+        elif kind is NoticeKind.REMINDER:
+            self._remind(grant)
         elif kind in (NoticeKind.ACTIVATION_FAILED, NoticeKind.STILL_FAILING):
             self.client.chat_postMessage(
                 channel=self.policy.alerts_to, text=alert_text(kind, grant, notice.detail)
@@ -66,16 +68,31 @@ class SlackDelivery:
         if profile is None:
             return
         channel, ts = self._post_for_approval(
-            f"<@{grant.requester}> requests {grant.profile} on {grant.cluster}/{grant.namespace}",
-            blocks.approval_request(grant, profile),
+            profile,
+            f"<@{grant.requester}> requests {grant.profile} on {grant.cluster}/{grant.namespace}"
+            f" · {approvals.who_decides(grant, profile)}",
+            blocks.approval_message(grant, profile),  # auto-approved: information, no buttons
         )
         self.store.apply(transitions.note_approval_message(grant, channel=channel, ts=ts))
+
+    def _remind(self, grant: Grant) -> None:
+        """A reply in the approval message's thread, while the request waits."""
+        profile = self.policy.profiles.get(grant.profile)
+        if grant.status is not GrantStatus.PENDING or profile is None:
+            return  # decided in between: nobody needs reminding
+        if grant.approval_channel and grant.approval_ts:
+            self.client.chat_postMessage(
+                channel=grant.approval_channel,
+                thread_ts=grant.approval_ts,
+                text=approvals.reminder_text(grant, profile),
+            )
 
     def _extension(self, kind: NoticeKind, extension: Extension, grant: Grant) -> None:
         if kind is NoticeKind.EXTENSION_REQUESTED:
             if extension.approval_ts:
                 return
             channel, ts = self._post_for_approval(
+                self.policy.profiles.get(grant.profile),
                 f"<@{extension.requested_by}> asks to extend {grant.id}",
                 blocks.extension_request(extension, grant),
             )
@@ -88,10 +105,13 @@ class SlackDelivery:
             self._update(extension.approval_channel, extension.approval_ts, text, outcome)
         self.client.chat_postMessage(channel=grant.requester, text=text, blocks=outcome)
 
-    def _post_for_approval(self, text: str, blocks_: list[dict[str, Any]]) -> tuple[str, str]:
-        """Post to the approval channel; where the message is, to update it later."""
+    def _post_for_approval(
+        self, profile: Profile | None, text: str, blocks_: list[dict[str, Any]]
+    ) -> tuple[str, str]:
+        """Post to the profile's approval channel; where the message is, to update it later."""
+        channel = self.policy.approval_channel_of(profile) if profile else None
         resp = self.client.chat_postMessage(
-            channel=self.policy.approval_channel, text=text, blocks=blocks_
+            channel=channel or self.policy.approval_channel, text=text, blocks=blocks_
         )
         return str(resp["channel"]), str(resp["ts"])
 
@@ -122,9 +142,9 @@ def direct_text(kind: NoticeKind, grant: Grant) -> str:
         )
     if kind is NoticeKind.GRANT_DELAYED:
         return (
-            f":gear: Your request `{grant.id}` for *{grant.profile}* was approved by "
-            f"<@{grant.decided_by}>, but cluster `{grant.cluster}` is not answering yet. "
-            "The bot keeps trying and tells you as soon as your access is active."
+            f":gear: Your request `{grant.id}` for *{grant.profile}* was "
+            f"{approvals.approved_by(grant, capital=False)}, but cluster `{grant.cluster}` is "
+            "not answering yet. The bot keeps trying and tells you as soon as your access is active."
         )
     if kind is NoticeKind.REQUEST_TIMED_OUT:
         return (

@@ -28,6 +28,16 @@ def help_text(policy: Policy) -> str:
 
 
 def request_accepted(grant: Grant) -> str:
+    if grant.status is not GrantStatus.PENDING:
+        return (
+            f":white_check_mark: Request `{grant.id}` was auto-approved by rule: *{grant.profile}* "
+            f"on `{grant.cluster}`/`{grant.namespace}` for {format_duration(grant.duration)}. "
+            + (
+                "It is active: see the message with how to use it."
+                if grant.status is GrantStatus.ACTIVE
+                else "It is being applied; you get a message as soon as it is active."
+            )
+        )
     return (
         f":inbox_tray: Request `{grant.id}` sent for approval: *{grant.profile}* on "
         f"`{grant.cluster}`/`{grant.namespace}` for {format_duration(grant.duration)}. "
@@ -80,6 +90,7 @@ def profile_list(profiles: list[Profile]) -> str:
             f"    namespaces: {', '.join(f'`{n}`' for n in p.namespaces)} · "
             f"{format_duration(p.min_duration)}–{format_duration(p.max_duration)} · "
             f"approvers: {approvers}"
+            + (f" ({p.approvals} must approve)" if p.approvals > 1 else "")
             + (" · self-approval allowed" if p.self_approval else "")
             + (_break_glass(p) if p.break_glass else "")
         )

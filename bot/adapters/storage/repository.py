@@ -11,6 +11,7 @@ from sqlalchemy import (
     ColumnElement,
     Engine,
     RowMapping,
+    and_,
     func,
     insert,
     inspect,
@@ -117,6 +118,10 @@ class SqlGrantStore(OutboxRows):
                 guards.append(table.c.approvals == encode_approvals(transition.expect_approvals))
             if transition.expect_unacknowledged:
                 guards.append(table.c.acknowledged_by.is_(None))
+            if transition.expect_reminder is not None:
+                last = transition.expect_reminder.at
+                c = table.c.reminded_at
+                guards.append(c.is_(None) if last is None else c == last)
         else:
             table, build, row_id = extensions, extension_of, transition.extension_id
         with self.engine.begin() as conn:
@@ -206,6 +211,17 @@ class SqlGrantStore(OutboxRows):
     @db_errors
     def requests_past_deadline(self, now: datetime) -> list[Grant]:
         return self._grants(_in({GrantStatus.PENDING}), grants.c.pending_until <= now)
+
+    @db_errors
+    def reminders_due(self, now: datetime, every: timedelta) -> list[Grant]:
+        c = grants.c
+        since = now - every
+        return self._grants(
+            _in({GrantStatus.PENDING}),
+            c.approval_ts.is_not(None),
+            c.pending_until > now,
+            or_(c.reminded_at <= since, and_(c.reminded_at.is_(None), c.created_at <= since)),
+        )
 
     @db_errors
     def active_expiring_by(self, at: datetime) -> list[Grant]:

@@ -50,10 +50,12 @@ def test_grant_answers_the_requester_and_posts_buttons_carrying_only_the_id(
     (approval,) = scenario.stub.of("chat.postMessage")
     assert approval.args["channel"] == APPROVALS
     assert scenario.posted(channel=APPROVALS) == [
-        "<@U0ALICE> requests pods-read on dev/default\n"
+        "<@U0ALICE> requests pods-read on dev/default · "
+        "Approvers: <@U0CAROL>, <!subteam^S0ONCALL>\n"
         f"*<@U0ALICE>* requests *pods-read* on `dev` in `default` for *2h* (request `{grant.id}`)"
         "\n>looking at INC-42\n"
         "Read pods · principal `arn:aws:iam::111122223333:user/alice`\n"
+        "Approvers: <@U0CAROL>, <!subteam^S0ONCALL>\n"
         "Approve\nDeny"
     ]
     buttons = approval.args["blocks"][-1]["elements"]

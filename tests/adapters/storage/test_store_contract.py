@@ -277,3 +277,53 @@ def test_break_glass_is_stored_decided_and_acknowledged_once(store: GrantStore) 
     assert store.apply(acknowledge(noted, actor="U0ERIN", now=later)) is None
     assert store.get_grant("bgls2345").acknowledged_by == "U0CAROL"  # type: ignore[union-attr]
     assert [e.action for e in store.audit_trail("bgls2345")][-1] == "grant.acknowledged"
+
+
+def test_votes_of_a_quorum_are_counted_against_what_they_read(store: GrantStore) -> None:
+    seed(store, pending())
+    first = transitions.count_approval(pending(), actor="U0CAROL", needed=3, now=NOW)
+    rival = transitions.count_approval(pending(), actor="U0ERIN", needed=3, now=NOW)
+    counted = store.apply(first)
+    assert counted is not None and counted.approvals == ("U0CAROL",)
+    assert counted.status is GrantStatus.PENDING
+    assert store.apply(rival) is None  # read no votes, but one was counted meanwhile
+    recount = transitions.count_approval(counted, actor="U0ERIN", needed=3, now=NOW)
+    again = store.apply(recount)
+    assert again is not None and again.approvals == ("U0CAROL", "U0ERIN")
+    stale = transitions.approve(counted, actor="U0FRANK", note="", now=NOW, lease=LEASE, needed=3)
+    assert store.apply(stale) is None
+    done = transitions.approve(again, actor="U0FRANK", note="", now=NOW, lease=LEASE, needed=3)
+    approved = store.apply(done)
+    assert approved is not None and approved.status is GrantStatus.ACTIVATING
+    assert approved.approvals == ("U0CAROL", "U0ERIN", "U0FRANK")
+    assert store.get_grant(approved.id) == approved
+    assert [(e.action, e.detail) for e in store.audit_trail(approved.id)][1:] == [
+        ("request.approval", "1 of 3"),
+        ("request.approval", "2 of 3"),
+        ("request.approved", "3 of 3"),
+    ]
+
+
+def test_reminders_due_and_one_reminder_per_read(store: GrantStore) -> None:
+    every = timedelta(minutes=30)
+    posted = {"approval_channel": "C1", "approval_ts": "1.2"}
+    seed(
+        store,
+        pending("waitsold", created_at=NOW - every, **posted),
+        pending("waitsnew", created_at=NOW - every + timedelta(seconds=1), **posted),
+        pending("notposted", created_at=NOW - every),
+        pending("remindedr", created_at=NOW - 3 * every, reminded_at=NOW - every, **posted),
+        pending("remindedn", created_at=NOW - 3 * every, reminded_at=NOW - every / 2, **posted),
+        pending("timedout", created_at=NOW - 9 * every, pending_until=NOW, **posted),
+        pending("decided", status=GrantStatus.DENIED, created_at=NOW - every, **posted),
+    )
+    due = store.reminders_due(NOW, every)
+    assert {g.id for g in due} == {"waitsold", "remindedr"}
+    for grant in due:
+        reminded = store.apply(transitions.remind(grant, now=NOW))
+        assert reminded is not None and reminded.reminded_at == NOW
+        assert store.apply(transitions.remind(grant, now=NOW)) is None  # read before: stale
+    assert store.reminders_due(NOW, every) == []
+    assert store.reminders_due(NOW + every, every) != []
+    actions = [e.action for e in store.audit_trail("remindedr")]
+    assert actions == ["seed", "request.reminded"]
