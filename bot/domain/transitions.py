@@ -232,7 +232,10 @@ def activated(grant: Grant, *, mapped: MappedIdentity, now: datetime) -> GrantTr
             grant.id,
             f"as {mapped.username} until {grant.expires_at.isoformat()}",
         ),
-        (*_notices(grant.id, _UPDATED, NoticeKind.GRANT_ACTIVE), timeline(grant.id, TimelineEvent.ACTIVE)),
+        (
+            *_notices(grant.id, _UPDATED, NoticeKind.GRANT_ACTIVE),
+            timeline(grant.id, TimelineEvent.ACTIVE),
+        ),
     )
 
 

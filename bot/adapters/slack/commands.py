@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
 from bot.adapters.slack import replies
 from bot.adapters.slack.errors import user_message
@@ -24,6 +26,11 @@ from bot.services.extend import RequestExtension
 from bot.services.queries import awaiting_my_decision, my_grants, requestable_profiles
 from bot.services.request_access import RequestAccess
 from bot.services.revoke import RevokeGrant
+
+NO_DIALOG = (
+    ":x: Slack did not open the request dialog; try again, or type "
+    "`/eks-access grant <profile> <duration>` (`/eks-access help` shows how)."
+)
 
 
 def answer(deps: Deps, *, user: str, text: str) -> str:
@@ -56,11 +63,26 @@ def answer(deps: Deps, *, user: str, text: str) -> str:
     return user_message(run)
 
 
-def register(app: App, deps: Deps, work: Executor, *, command: str = "/eks-access") -> None:
+#: Opens the request dialog: (client, trigger_id, user) -> whether Slack opened it.
+OpenDialog = Callable[[WebClient, str, str], bool]
+
+
+def register(
+    app: App,
+    deps: Deps,
+    work: Executor,
+    *,
+    command: str = "/eks-access",
+    open_dialog: OpenDialog | None = None,
+) -> None:
     @app.command(command)
-    def on_command(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    def on_command(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()  # first: Slack shows an error if the ack takes more than 3 s
         user, text = body["user_id"], body.get("text", "")
+        if not text.strip() and open_dialog is not None:  # bare: the request dialog
+            if not open_dialog(client, body["trigger_id"], user):
+                respond(text=NO_DIALOG, response_type="ephemeral")
+            return
         work.submit(
             lambda: respond(text=answer(deps, user=user, text=text), response_type="ephemeral")
         )

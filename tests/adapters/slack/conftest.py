@@ -20,6 +20,7 @@ from bot.adapters.scheduling.scheduler import NoTimers
 from bot.adapters.slack.app import WorkPools, build_app, web_client
 from bot.adapters.slack.delivery import SlackDelivery
 from bot.adapters.slack.directory import SlackDirectory
+from bot.adapters.slack.home import HomeTab
 from bot.adapters.slack.ids import Action
 from bot.adapters.slack.outbox import OutboxWorker
 from bot.adapters.storage.repository import SqlGrantStore
@@ -207,7 +208,8 @@ def scenario(store: SqlGrantStore) -> Iterator[Scenario]:
     # Bolt runs a listener on its own pool and answers Slack as soon as it acks; inline, the
     # listener finishes (ack, then the work) before dispatch returns.
     app.listener_runner.listener_executor = work
-    outbox = OutboxWorker(store, SlackDelivery(client, policy, store), clock)
+    delivery = SlackDelivery(client, policy, store, HomeTab(deps, client).publish)
+    outbox = OutboxWorker(store, delivery, clock)
     yield Scenario(stub, InProcessSender(app, stub, outbox), store, cluster, ids)
     stub.close()
     assert work.failures == []
