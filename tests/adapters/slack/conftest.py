@@ -185,12 +185,18 @@ def database_url(sqlite_url: str) -> str:
 
 
 @pytest.fixture
-def scenario(store: SqlGrantStore) -> Iterator[Scenario]:
+def scenario_policy() -> dict[str, Any]:
+    """The policy file of the scenario (a test module may override this fixture)."""
+    return POLICY
+
+
+@pytest.fixture
+def scenario(store: SqlGrantStore, scenario_policy: dict[str, Any]) -> Iterator[Scenario]:
     stub = SlackStub()
     stub.group_members["S0ONCALL"] = [ERIN]
     settings = SlackSettings(bot_token="xoxb-test", signing_secret=SIGNING_SECRET, api_url=stub.url)
     client = web_client(settings)
-    policy = parse_policy(POLICY)
+    policy = parse_policy(scenario_policy)
     clock = FakeClock()
     cluster = AppliedCluster()
     ids = Ids()
