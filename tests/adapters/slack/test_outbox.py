@@ -134,3 +134,18 @@ def test_a_message_slack_never_takes_is_given_up_after_the_bounded_time(
         clock.advance(timedelta(minutes=1))
     assert store.owed_count() == 0
     assert store.audit_trail(grant.id)[-1].action == "notice.undeliverable"
+
+
+def test_of_several_home_refreshes_of_one_user_only_the_last_is_published(
+    store: SqlGrantStore, stub: SlackStub, clock: FakeClock
+) -> None:
+    client = web_client(SlackSettings(bot_token="xoxb-test", api_url=stub.url))
+    published: list[str] = []
+    delivery = SlackDelivery(client, parse_policy(POLICY), store, published.append)
+    worker = OutboxWorker(store, delivery, clock)
+    first = request(store, clock, "abcd2345")
+    request(store, clock, "efgh2345")  # Alice's second request: her Home again
+    deny(store, clock, first)
+    worker.run_once()
+    assert published == ["U0ALICE"]
+    assert store.owed_count() == 0
