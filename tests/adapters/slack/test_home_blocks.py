@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ from tests.support.records import a_request
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
-def grant(grant_id: str, status: GrantStatus, **fields: object) -> Grant:
+def grant(grant_id: str, status: GrantStatus, **fields: Any) -> Grant:
     base = a_request(grant_id, NOW - timedelta(hours=1), status=status)
     if status in (GrantStatus.ACTIVE, GrantStatus.ACTIVATING, GrantStatus.REVOKING):
         base = replace(base, expires_at=NOW + timedelta(minutes=80), decided_by="U0CAROL")
