@@ -81,6 +81,18 @@ class SlackSender:
         """Over HTTP to the bot; the in-process scenario tests dispatch to the app instead."""
         return post(self.url, body, headers, timeout=timeout)
 
+    @staticmethod
+    def _from(user: str, kind: str, trigger: str) -> dict[str, Any]:
+        """What every interaction payload says of where it comes from and who sent it."""
+        return {
+            "type": kind,
+            "team": {"id": "T0TEAM", "domain": "example"},
+            "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM"},
+            "api_app_id": "A0APP",
+            "token": "legacy",
+            "trigger_id": trigger,
+        }
+
     def command_form(self, user: str, text: str, key: str | None = None) -> dict[str, str]:
         """`key` names the response_url, so a caller can find this command's answer."""
         n = key or next(self._n)
@@ -107,12 +119,7 @@ class SlackSender:
     ) -> tuple[int, str]:
         n = key or next(self._n)
         payload = {
-            "type": "block_actions",
-            "team": {"id": "T0TEAM", "domain": "example"},
-            "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM"},
-            "api_app_id": "A0APP",
-            "token": "legacy",
-            "trigger_id": f"trigger-{n}",
+            **self._from(user, "block_actions", f"trigger-{n}"),
             "container": {"type": "message", "message_ts": "1.000100", "channel_id": "C0APPROVALS"},
             "channel": {"id": "C0APPROVALS", "name": "approvals"},
             "response_url": self.stub.response_url(n),
@@ -157,13 +164,9 @@ class SlackSender:
     def shortcut(self, user: str, callback_id: str = "request_access") -> tuple[int, str]:
         """The global shortcut: no channel, no response_url; a trigger_id for a modal."""
         payload = {
-            "type": "shortcut",
-            "token": "legacy",
+            **self._from(user, "shortcut", f"trigger-{next(self._n)}"),
             "action_ts": str(time.time()),
-            "team": {"id": "T0TEAM", "domain": "example"},
-            "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM"},
             "callback_id": callback_id,
-            "trigger_id": f"trigger-{next(self._n)}",
         }
         return self.send({"payload": json.dumps(payload)})
 
@@ -189,12 +192,7 @@ class SlackSender:
         else:
             action |= {"type": "button", "value": value}
         payload = {
-            "type": "block_actions",
-            "team": {"id": "T0TEAM", "domain": "example"},
-            "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM"},
-            "api_app_id": "A0APP",
-            "token": "legacy",
-            "trigger_id": f"trigger-{next(self._n)}",
+            **self._from(user, "block_actions", f"trigger-{next(self._n)}"),
             "container": {"type": "view", "view_id": view["id"]},
             "view": {
                 "id": view["id"],
@@ -228,12 +226,7 @@ class SlackSender:
                 )
             }
         payload = {
-            "type": "view_submission",
-            "team": {"id": "T0TEAM", "domain": "example"},
-            "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM"},
-            "api_app_id": "A0APP",
-            "token": "legacy",
-            "trigger_id": "t",
+            **self._from(user, "view_submission", "t"),
             "view": {
                 "id": "V1",
                 "type": "modal",
