@@ -222,3 +222,10 @@ def test_a_profile_group_outsider_submitting_it_is_refused(dialog: Scenario) -> 
         )
     }
     assert dialog.ids.issued == []
+
+
+def test_a_dialog_slack_would_not_open_is_said_and_help_is_offered(dialog: Scenario) -> None:
+    dialog.stub.fail("views.open", 1, status=200, error="expired_trigger_id")
+    dialog.slack.command(ALICE, "   ", key="late")
+    assert dialog.answer("late").startswith(":x: Slack did not open the request dialog")
+    assert dialog.stub.of("views.update") == []
