@@ -28,6 +28,7 @@ from bot.adapters.scheduling.scheduler import NoTimers, Scheduler
 from bot.adapters.slack.app import WorkPools, build_app, web_client, work_pool
 from bot.adapters.slack.delivery import SlackDelivery
 from bot.adapters.slack.directory import NoDirectory, SlackDirectory
+from bot.adapters.slack.home import HomeTab
 from bot.adapters.slack.outbox import OutboxWorker
 from bot.adapters.storage import migrate
 from bot.adapters.storage.engine import make_engine
@@ -189,7 +190,7 @@ def build_server(settings: Settings) -> Server:
     core.store.on_applied = metrics.applied
     outbox = OutboxWorker(
         core.store,
-        SlackDelivery(client, policy, core.store),
+        SlackDelivery(client, policy, core.store, HomeTab(core.deps, client).publish),
         core.deps.clock,
         give_up_after=timedelta(seconds=settings.scheduler.give_up_after),
         on_failure=metrics.delivery_failed,

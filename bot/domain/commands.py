@@ -116,6 +116,16 @@ def _clean_reason(words: list[str]) -> str:
     return text.strip()
 
 
+def typed_duration(value: str) -> timedelta:
+    """A duration typed anywhere (the request dialog's field too), refused as here."""
+    return _duration(value, "")
+
+
+def clean_reason(text: str) -> str:
+    """A reason typed anywhere, cleaned and bounded as the command's."""
+    return _clean_reason(text.split())
+
+
 def parse_command(text: str) -> Command:
     words = text.split()
     if not words:

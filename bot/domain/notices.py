@@ -36,6 +36,21 @@ class NoticeKind(StrEnum):
     ACTIVATION_FAILED = "activation_failed"
     #: …or a cluster step keeps failing (`detail`: the last error).
     STILL_FAILING = "still_failing"
+    #: The requester's App Home is published again (`detail`: their user id). Owed by the
+    #: store with every change of a grant's state or expiry (`GrantTransition.owed`).
+    HOME_REFRESH = "home_refresh"
+    #: A reply in the approval message's thread (`detail`: a `TimelineEvent`).
+    TIMELINE = "timeline"
+
+
+class TimelineEvent(StrEnum):
+    """What a TIMELINE reply tells: the grant's life after its approval, step by step."""
+
+    ACTIVE = "active"
+    EXTENDED = "extended"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,15 @@ class Notice:
     grant_id: str
     extension_id: str | None = None
     detail: str = ""
+
+
+def home_refresh(grant_id: str, requester: str) -> Notice:
+    """The requester's App Home shows this grant: publish it again."""
+    return Notice(NoticeKind.HOME_REFRESH, grant_id, detail=requester)
+
+
+def timeline(grant_id: str, event: TimelineEvent) -> Notice:
+    return Notice(NoticeKind.TIMELINE, grant_id, detail=str(event))
 
 
 @dataclass(frozen=True)

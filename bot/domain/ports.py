@@ -103,6 +103,11 @@ class GrantStore(Protocol):
         """The requester's requests and grants that have not ended, oldest first."""
         ...
 
+    def recent_grants_of(self, requester: str, *, limit: int) -> list[Grant]:
+        """The requester's requests and grants that have ended (denied, withdrawn, timed out,
+        expired, revoked, failed), the latest first."""
+        ...
+
     def pending_requests(self, *, limit: int) -> list[Grant]:
         """Requests waiting for a decision, oldest first."""
         ...

@@ -33,7 +33,7 @@ from bot.domain.grants import (
     MappedIdentity,
     MappedVia,
 )
-from bot.domain.notices import Notice, NoticeKind
+from bot.domain.notices import Notice, NoticeKind, TimelineEvent, home_refresh, timeline
 
 
 class GrantChanges(TypedDict, total=False):
@@ -102,6 +102,13 @@ class GrantTransition:
         if self.expect_reminder is not None and grant.reminded_at != self.expect_reminder.at:
             return None
         return replace(grant, **self.changes)
+
+    def owed(self, applied: Grant) -> tuple[Notice, ...]:
+        """What the store writes to the outbox when this transition wins: its notices, and a
+        refresh of the requester's App Home when what it shows (state, time left) changed."""
+        if self.changes.keys() & {"status", "expires_at"}:
+            return (*self.notices, home_refresh(applied.id, applied.requester))
+        return self.notices
 
 
 @dataclass(frozen=True)
@@ -274,7 +281,10 @@ def activated(grant: Grant, *, mapped: MappedIdentity, now: datetime) -> GrantTr
             grant.id,
             f"as {mapped.username} until {grant.expires_at.isoformat()}",
         ),
-        _notices(grant.id, _UPDATED, NoticeKind.GRANT_ACTIVE),
+        (
+            *_notices(grant.id, _UPDATED, NoticeKind.GRANT_ACTIVE),
+            timeline(grant.id, TimelineEvent.ACTIVE),
+        ),
     )
 
 
@@ -343,8 +353,17 @@ def end(grant: Grant, *, now: datetime) -> GrantTransition:
             grant.id,
             grant.end_reason.value if grant.end_reason else "",
         ),
-        _notices(grant.id, _UPDATED, NoticeKind.GRANT_ENDED),
+        (*_notices(grant.id, _UPDATED, NoticeKind.GRANT_ENDED), timeline(grant.id, _ended(grant))),
     )
+
+
+def _ended(grant: Grant) -> TimelineEvent:
+    """How the approval thread tells the end (an end without a reason is an expiry)."""
+    if grant.end_reason is EndReason.REVOKED:
+        return TimelineEvent.REVOKED
+    if grant.end_reason is EndReason.FAILED:
+        return TimelineEvent.FAILED
+    return TimelineEvent.EXPIRED
 
 
 def retry_later(
@@ -394,6 +413,7 @@ def extend(grant: Grant, *, by: timedelta, actor: str, now: datetime) -> GrantTr
             grant.id,
             f"+{format_duration(by)} until {new_expiry.isoformat()}",
         ),
+        (timeline(grant.id, TimelineEvent.EXTENDED),),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.domain import transitions
 from bot.domain.grants import AuditEvent, Grant, GrantStatus
 from bot.domain.refusals import AlreadyOver, NotAllowedToRevoke
@@ -22,14 +24,8 @@ class RevokeGrant:
     def execute(self, *, grant_id: str, actor: str) -> Grant:
         deps = self.deps
         grant = deps.grant_or_fail(grant_id)
-        profile = deps.policy.profiles.get(grant.profile)
-        is_approver = profile is not None and deps.is_member(
-            actor, profile.approvers_for(grant.cluster)
-        )
         now = deps.clock.now()
-        if actor != grant.requester and not is_approver:
-            deps.store.record(AuditEvent(now, actor, "revoke.refused", grant.id))
-            raise NotAllowedToRevoke(grant.id, grant.profile)
+        check_may_end(deps, grant, actor=actor, now=now)
         if grant.status is GrantStatus.PENDING:
             cancelled = deps.store.apply(transitions.cancel(grant, actor=actor, now=now))
             if cancelled is not None:
@@ -46,3 +42,15 @@ class RevokeGrant:
             latest = deps.grant_or_fail(grant.id)
             raise AlreadyOver(grant.id, latest.status.label)
         return FinishRevocation(deps).execute(grant_id=grant.id)
+
+
+def check_may_end(deps: Deps, grant: Grant, *, actor: str, now: datetime) -> None:
+    """Only the requester or an approver (for the grant's cluster, read live) ends a grant or
+    withdraws a request; a refusal is audited."""
+    profile = deps.policy.profiles.get(grant.profile)
+    is_approver = profile is not None and deps.is_member(
+        actor, profile.approvers_for(grant.cluster)
+    )
+    if actor != grant.requester and not is_approver:
+        deps.store.record(AuditEvent(now, actor, "revoke.refused", grant.id))
+        raise NotAllowedToRevoke(grant.id, grant.profile)

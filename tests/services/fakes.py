@@ -21,7 +21,7 @@ from bot.domain.grants import (
     MappedIdentity,
     MappedVia,
 )
-from bot.domain.notices import Notice, OwedNotice
+from bot.domain.notices import Notice, NoticeKind, OwedNotice, home_refresh
 from bot.domain.policy import ClusterConfig, Profile
 from bot.domain.ports import OwnedClusterState
 from bot.domain.principals import Identity, Principal
@@ -57,7 +57,7 @@ class FakeStore:
         with self.lock:
             self.grants[grant.id] = grant
             self.events.extend((event, *also))
-            self.notices.extend(notices)
+            self.notices.extend((*notices, home_refresh(grant.id, grant.requester)))
 
     def get_grant(self, grant_id: str) -> Grant | None:
         return self.grants.get(grant_id)
@@ -86,7 +86,9 @@ class FakeStore:
                     self.extensions[after.id] = after
             if after is not None and transition.event is not None:
                 self.events.append(transition.event)
-            if after is not None:
+            if isinstance(transition, GrantTransition) and isinstance(after, Grant):
+                self.notices.extend(transition.owed(after))
+            elif after is not None:
                 self.notices.extend(transition.notices)
             return after
 
@@ -97,6 +99,12 @@ class FakeStore:
     def open_grants_of(self, requester: str) -> list[Grant]:
         found = self._grants(*OPEN, when=lambda g: g.requester == requester)
         return sorted(found, key=lambda g: g.created_at)
+
+    def recent_grants_of(self, requester: str, *, limit: int) -> list[Grant]:
+        ended = [g for g in list(self.grants.values()) if g.status not in OPEN]
+        mine = [g for g in ended if g.requester == requester]
+        mine.sort(key=lambda g: (g.ended_at or g.created_at, g.id), reverse=True)
+        return mine[:limit]
 
     def pending_requests(self, *, limit: int) -> list[Grant]:
         return self._grants(GrantStatus.PENDING, when=lambda g: True)[:limit]
@@ -272,6 +280,10 @@ class NoticeLog:
 
     def names(self) -> list[str]:
         return [str(n.kind) for n in self.store.notices]
+
+    def messages(self) -> list[str]:
+        """`names`, but for the App Home refreshes every change of state also owes."""
+        return [name for name in self.names() if name != NoticeKind.HOME_REFRESH]
 
 
 class FakeDirectory:

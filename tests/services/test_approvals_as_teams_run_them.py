@@ -69,7 +69,7 @@ def test_a_quorum_of_two_waits_for_the_second_distinct_approver() -> None:
         ("request.approval", CAROL, "1 of 2"),
         ("request.approved", ERIN, "2 of 2"),
     ]
-    assert deps.notifier.names()[:3] == [
+    assert deps.notifier.messages()[:3] == [
         "approval_requested",
         "approval_updated",
         "approval_updated",
@@ -199,7 +199,7 @@ def test_auto_approval_by_id_or_group_is_stored_approved_in_one_go(requester: st
         ("request.created", requester, "pods-read 1h ns=default"),
         ("request.approved", SYSTEM, AUTO_APPROVED),
     ]
-    assert deps.notifier.names() == ["approval_requested"]
+    assert deps.notifier.messages() == ["approval_requested"]
     active = ActivateGrant(deps).execute(grant_id=grant.id, grant=grant)
     assert active.status is GrantStatus.ACTIVE
 
@@ -242,7 +242,7 @@ def test_a_pending_request_is_reminded_once_per_remind_after_until_it_times_out(
     assert remind.execute(now=deps.clock.now()) == 1
     deps.clock.advance(timedelta(minutes=60))  # 2h: timed out, nobody is reminded of it
     assert remind.execute(now=deps.clock.now()) == 0
-    assert deps.notifier.names().count("reminder") == 2
+    assert deps.notifier.messages().count("reminder") == 2
     assert deps.store.actions().count("request.reminded") == 2
 
 

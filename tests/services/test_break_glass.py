@@ -67,7 +67,7 @@ def test_applied_at_once_decided_by_the_bot_and_announced() -> None:
     trail = d.store.audit_trail(grant.id)
     assert [e.action for e in trail] == ["request.created", "grant.break_glass", "grant.activated"]
     assert trail[1].actor == "U0ALICE" and trail[1].detail == REASON
-    assert d.notifier.names() == ["break_glass", "approval_updated", "grant_active"]
+    assert d.notifier.messages() == ["break_glass", "approval_updated", "grant_active", "timeline"]
 
 
 def _refused(d: FakeDeps, **kw: Any) -> str:
@@ -135,7 +135,7 @@ def test_a_cluster_not_answering_is_retried_and_the_sweep_finishes_it() -> None:
     d.clusters.get("dev").fail_next.append(transient())
     grant = broken(d, namespace="default")
     assert grant.status is GrantStatus.ACTIVATING
-    assert "grant_delayed" in d.notifier.names()
+    assert "grant_delayed" in d.notifier.messages()
     d.clock.advance(timedelta(seconds=5))
     SweepDue(d).execute()
     assert d.store.grant(grant.id).status is GrantStatus.ACTIVE
@@ -147,7 +147,7 @@ def test_a_crash_before_the_cluster_is_reached_is_finished_by_the_sweep() -> Non
     with pytest.raises(RuntimeError):
         broken(d, namespace="default")
     (grant,) = d.store.grants.values()
-    assert grant.status is GrantStatus.ACTIVATING and d.notifier.names() == ["break_glass"]
+    assert grant.status is GrantStatus.ACTIVATING and d.notifier.messages() == ["break_glass"]
     SweepDue(d).execute()
     assert d.store.grant(grant.id).status is GrantStatus.ACTIVATING  # its lease still holds
     d.clock.advance(d.retry.lease)
@@ -168,7 +168,7 @@ def test_an_approver_acknowledges_once_and_the_second_click_hears_who() -> None:
     assert acknowledged.status is GrantStatus.ACTIVE  # nothing else changes
     assert d.store.audit_trail(grant.id)[-1].action == "grant.acknowledged"
     assert d.store.audit_trail(grant.id)[-1].actor == "U0CAROL"
-    assert d.notifier.names()[-1] == "approval_updated"
+    assert d.notifier.messages()[-1] == "approval_updated"
     before = (len(d.store.events), len(d.notifier.sent))
     for again in ("U0CAROL", "U0ERIN"):  # twice, or by a second approver (through S0ONCALL)
         with pytest.raises(

@@ -40,7 +40,7 @@ def test_request_is_pending_and_posted_for_approval() -> None:
     grant = request(deps, namespace="payments", reason="INC-42")
     assert grant.status is GrantStatus.PENDING
     assert grant.namespace == "payments" and grant.reason == "INC-42"
-    assert deps.notifier.names() == ["approval_requested"]
+    assert deps.notifier.names() == ["approval_requested", "home_refresh"]
     assert deps.store.actions() == ["request.created"]
 
 

@@ -81,6 +81,18 @@ class SlackSender:
         """Over HTTP to the bot; the in-process scenario tests dispatch to the app instead."""
         return post(self.url, body, headers, timeout=timeout)
 
+    @staticmethod
+    def _from(user: str, kind: str, trigger: str) -> dict[str, Any]:
+        """What every interaction payload says of where it comes from and who sent it."""
+        return {
+            "type": kind,
+            "team": {"id": "T0TEAM", "domain": "example"},
+            "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM"},
+            "api_app_id": "A0APP",
+            "token": "legacy",
+            "trigger_id": trigger,
+        }
+
     def command_form(self, user: str, text: str, key: str | None = None) -> dict[str, str]:
         """`key` names the response_url, so a caller can find this command's answer."""
         n = key or next(self._n)
@@ -107,12 +119,7 @@ class SlackSender:
     ) -> tuple[int, str]:
         n = key or next(self._n)
         payload = {
-            "type": "block_actions",
-            "team": {"id": "T0TEAM", "domain": "example"},
-            "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM"},
-            "api_app_id": "A0APP",
-            "token": "legacy",
-            "trigger_id": f"trigger-{n}",
+            **self._from(user, "block_actions", f"trigger-{n}"),
             "container": {"type": "message", "message_ts": "1.000100", "channel_id": "C0APPROVALS"},
             "channel": {"id": "C0APPROVALS", "name": "approvals"},
             "response_url": self.stub.response_url(n),
@@ -128,20 +135,98 @@ class SlackSender:
         }
         return self.send({"payload": json.dumps(payload)}, **kw)
 
-    def submit_view(
-        self, user: str, callback_id: str, private_metadata: str, values: dict[str, dict[str, str]]
-    ) -> tuple[int, str]:
-        state = {
-            block: {action: {"type": "plain_text_input", "value": value}}
-            for block, (action, value) in ((b, next(iter(v.items()))) for b, v in values.items())
+    def send_event(self, event: dict[str, Any]) -> tuple[int, str]:
+        """An Events API callback, as Slack posts it: JSON, signed like the rest."""
+        body = json.dumps(
+            {
+                "token": "legacy",
+                "team_id": "T0TEAM",
+                "api_app_id": "A0APP",
+                "type": "event_callback",
+                "event_id": f"Ev{next(self._n):06d}",
+                "event_time": int(time.time()),
+                "event": event,
+            }
+        )
+        ts = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "X-Slack-Request-Timestamp": str(ts),
+            "X-Slack-Signature": sign(body, ts),
         }
+        return self.deliver(body, headers, 10)
+
+    def open_home(self, user: str) -> tuple[int, str]:
+        return self.send_event(
+            {"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": "home"}
+        )
+
+    def shortcut(self, user: str, callback_id: str = "request_access") -> tuple[int, str]:
+        """The global shortcut: no channel, no response_url; a trigger_id for a modal."""
         payload = {
-            "type": "view_submission",
-            "team": {"id": "T0TEAM", "domain": "example"},
-            "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM"},
-            "api_app_id": "A0APP",
-            "token": "legacy",
-            "trigger_id": "t",
+            **self._from(user, "shortcut", f"trigger-{next(self._n)}"),
+            "action_ts": str(time.time()),
+            "callback_id": callback_id,
+        }
+        return self.send({"payload": json.dumps(payload)})
+
+    def click_in_view(
+        self,
+        user: str,
+        action_id: str,
+        view: dict[str, Any],
+        *,
+        value: str | None = None,
+        selected: str | None = None,
+        block_id: str = "b",
+    ) -> tuple[int, str]:
+        """A button (`value`) or a select (`selected`) inside a view Slack holds (a modal, the
+        App Home): the container is the view, and there is no response_url."""
+        action: dict[str, Any] = {
+            "action_id": action_id,
+            "block_id": block_id,
+            "action_ts": str(time.time()),
+        }
+        if selected is not None:
+            action |= {"type": "static_select", "selected_option": {"value": selected}}
+        else:
+            action |= {"type": "button", "value": value}
+        payload = {
+            **self._from(user, "block_actions", f"trigger-{next(self._n)}"),
+            "container": {"type": "view", "view_id": view["id"]},
+            "view": {
+                "id": view["id"],
+                "hash": view["hash"],
+                "type": view.get("type", "modal"),
+                "callback_id": view.get("callback_id", ""),
+                "private_metadata": view.get("private_metadata", ""),
+                "blocks": view.get("blocks", []),
+                "state": {"values": {}},
+            },
+            "actions": [action],
+        }
+        return self.send({"payload": json.dumps(payload)})
+
+    def submit_view(
+        self,
+        user: str,
+        callback_id: str,
+        private_metadata: str,
+        values: dict[str, dict[str, str]],
+        *,
+        state: dict[str, Any] | None = None,
+    ) -> tuple[int, str]:
+        """`values`: text inputs, block -> {action: text}; `state`: Slack's state.values
+        itself (selects), when given."""
+        if state is None:
+            state = {
+                block: {action: {"type": "plain_text_input", "value": value}}
+                for block, (action, value) in (
+                    (b, next(iter(v.items()))) for b, v in values.items()
+                )
+            }
+        payload = {
+            **self._from(user, "view_submission", "t"),
             "view": {
                 "id": "V1",
                 "type": "modal",
@@ -169,6 +254,12 @@ class SocketModeSender(SlackSender):
     def deliver(self, body: str, headers: dict[str, str], timeout: float) -> tuple[int, str]:
         """(200, the ack's payload as JSON, or "" for a bare ack), as an HTTP answer reads;
         (504, "") when no ack came within `timeout`."""
+        if headers.get("Content-Type") == "application/json":  # an Events API callback
+            envelope_id = self.server.send(
+                "events_api", json.loads(body), accepts_response_payload=False
+            )
+            ack = self.server.wait_ack(envelope_id, timeout)
+            return (504, "") if ack is None else (200, json.dumps(ack) if ack else "")
         form = {k: v[0] for k, v in urllib.parse.parse_qs(body, keep_blank_values=True).items()}
         if "payload" in form:  # an interaction: its JSON, as is
             payload = json.loads(form["payload"])

@@ -41,6 +41,11 @@ class SlackStub:
         #: Issues a fresh Socket Mode URL (tests.support.socket_mode), if this test has one.
         self.socket_mode_url: Callable[[], str] | None = None
         self._ts = itertools.count(1)
+        #: The modals open now (views.open, views.update), by view id, as Slack holds them.
+        self.views: dict[str, dict[str, Any]] = {}
+        #: Each user's App Home as last published (views.publish).
+        self.homes: dict[str, dict[str, Any]] = {}
+        self._view_ids = itertools.count(1)
         self._lock = threading.Lock()
         stub = self
 
@@ -128,6 +133,10 @@ class SlackStub:
                 "ts": f"{next(self._ts)}.000100",
                 "message": {"text": args.get("text")},
             }
+        if method.startswith("views."):
+            return self._views(method, args)
+        if method == "chat.postEphemeral":
+            return 200, {"ok": True, "message_ts": f"{next(self._ts)}.000200"}
         if method == "apps.connections.open":
             return 200, self._connections_open(token)
         if method == "users.info":
@@ -137,6 +146,34 @@ class SlackStub:
         if method == "usergroups.users.list":
             return 200, {"ok": True, "users": self.group_members.get(args.get("usergroup", ""), [])}
         return 200, {"ok": True}
+
+    def _views(self, method: str, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """views.open/update/publish as Slack answers them: the view with its id and a fresh
+        hash; an update naming a stale hash is refused (`hash_conflict`), one naming no open
+        view `not_found`."""
+        view = dict(args.get("view") or {})
+        with self._lock:
+            n = next(self._view_ids)
+            if method == "views.open":
+                if not args.get("trigger_id"):
+                    return 200, {"ok": False, "error": "invalid_trigger_id"}
+                view_id = f"V{n:04d}"
+            elif method == "views.update":
+                view_id = str(args.get("view_id") or "")
+                held = self.views.get(view_id)
+                if held is None:
+                    return 200, {"ok": False, "error": "not_found"}
+                if args.get("hash") and args["hash"] != held["hash"]:
+                    return 200, {"ok": False, "error": "hash_conflict"}
+            elif method == "views.publish":
+                view_id = f"VH{n:04d}"
+                self.homes[str(args.get("user_id"))] = view
+            else:
+                return 200, {"ok": True}
+            view |= {"id": view_id, "hash": f"hash-{n}"}
+            if method != "views.publish":
+                self.views[view_id] = view
+        return 200, {"ok": True, "view": view}
 
     def _connections_open(self, token: str | None) -> dict[str, Any]:
         """Only an app-level token opens a connection: its docs call a missing one

@@ -10,6 +10,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.adapters.slack import blocks
+from bot.adapters.slack.clicker import Answer, from_home
 from bot.adapters.slack.errors import user_message
 from bot.adapters.slack.ids import Action, Field, View
 from bot.adapters.slack.markup import SLACK
@@ -49,9 +50,8 @@ def approved_text(grant: Grant, needed: int = 1) -> str:
     return f"Approved `{grant.id}`, but it could not be applied: {grant.end_detail or grant.status.label}."
 
 
-def register(app: App, deps: Deps, work: Executor) -> None:
-    def ephemeral(respond: Respond, text: str) -> None:
-        respond(text=text, response_type="ephemeral", replace_original=False)
+def register(app: App, deps: Deps, work: Executor, answer: Answer) -> None:
+    """`answer` tells the clicker: ephemerally in a message, by DM from the App Home."""
 
     @app.action(str(Action.APPROVE_GRANT))
     def approve_grant(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
@@ -63,7 +63,7 @@ def register(app: App, deps: Deps, work: Executor) -> None:
             profile = deps.policy.profiles.get(grant.profile)
             return approved_text(grant, profile.approvals if profile else 1)
 
-        work.submit(lambda: ephemeral(respond, user_message(run)))
+        work.submit(lambda: answer(body, respond, user_message(run)))
 
     @app.action(str(Action.APPROVE_EXTENSION))
     def approve_extension(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
@@ -74,7 +74,7 @@ def register(app: App, deps: Deps, work: Executor) -> None:
             DecideExtension(deps).execute(extension_id=clicked_id(body), actor=user, approve=True)
             return ":white_check_mark: Extension approved."
 
-        work.submit(lambda: ephemeral(respond, user_message(run)))
+        work.submit(lambda: answer(body, respond, user_message(run)))
 
     def open_modal(
         client: WebClient, body: dict[str, Any], respond: Respond, view: dict[str, Any]
@@ -83,7 +83,7 @@ def register(app: App, deps: Deps, work: Executor) -> None:
             client.views_open(trigger_id=body["trigger_id"], view=view)
         except Exception:
             log.exception("views.open failed")
-            ephemeral(respond, ":x: Could not open the dialog; please click again.")
+            answer(body, respond, ":x: Could not open the dialog; please click again.")
 
     @app.action(str(Action.DENY_GRANT))
     @app.action(str(Action.DENY_EXTENSION))
@@ -92,13 +92,13 @@ def register(app: App, deps: Deps, work: Executor) -> None:
         try:
             object_id = clicked_id(body)
         except Rejected as e:
-            return ephemeral(respond, f":warning: {e.describe(SLACK)}")
+            return answer(body, respond, f":warning: {e.describe(SLACK)}")
         kind = "ext" if body["actions"][0]["action_id"] == Action.DENY_EXTENSION else "grant"
         open_modal(
             client,
             body,
             respond,
-            blocks.reason_modal(View.DENY_REASON, f"{kind}:{object_id}", "Deny"),
+            blocks.reason_modal(View.DENY_REASON, f"{kind}:{object_id}{_origin(body)}", "Deny"),
         )
 
     @app.action(str(Action.EXTEND_GRANT))
@@ -107,18 +107,21 @@ def register(app: App, deps: Deps, work: Executor) -> None:
         try:
             grant_id = clicked_id(body)
         except Rejected as e:
-            return ephemeral(respond, f":warning: {e.describe(SLACK)}")
+            return answer(body, respond, f":warning: {e.describe(SLACK)}")
         open_modal(
             client,
             body,
             respond,
-            blocks.reason_modal(View.EXTEND, grant_id, "Extend access", with_duration=True),
+            blocks.reason_modal(
+                View.EXTEND, f"{grant_id}{_origin(body)}", "Extend access", with_duration=True
+            ),
         )
 
     @app.view(str(View.DENY_REASON))
     def deny_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
-        kind, _, object_id = view.get("private_metadata", "").partition(":")
+        metadata, home = _opened_from(view)
+        kind, _, object_id = metadata.partition(":")
         note = _input(view, Field.REASON_BLOCK, Field.REASON_INPUT)[:500]
         try:
             if kind == "ext":
@@ -134,19 +137,40 @@ def register(app: App, deps: Deps, work: Executor) -> None:
             ack(response_action="errors", errors={str(Field.REASON_BLOCK): str(e)[:150]})
             return
         ack()
+        if home:
+            work.submit(answer.home.publish, user)
 
     @app.view(str(View.EXTEND))
     def extend_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
         text = _input(view, Field.DURATION_BLOCK, Field.DURATION_INPUT)
+        grant_id, home = _opened_from(view)
         try:
             RequestExtension(deps).execute(
-                grant_id=view.get("private_metadata", ""), actor=user, duration=parse_duration(text)
+                grant_id=grant_id, actor=user, duration=parse_duration(text)
             )
         except (EksAccessError, InvalidDuration) as e:
             ack(response_action="errors", errors={str(Field.DURATION_BLOCK): str(e)[:150]})
             return
         ack()
+        if home:
+            work.submit(answer.home.publish, user)
+
+
+#: Ends the private_metadata of a dialog opened from the App Home (published again after).
+_FROM_HOME = ";home"
+
+
+def _origin(body: dict[str, Any]) -> str:
+    return _FROM_HOME if from_home(body) else ""
+
+
+def _opened_from(view: dict[str, Any]) -> tuple[str, bool]:
+    """The dialog's object, and whether it was opened from the App Home."""
+    metadata = str(view.get("private_metadata", ""))
+    if metadata.endswith(_FROM_HOME):
+        return metadata.removesuffix(_FROM_HOME), True
+    return metadata, False
 
 
 def _input(view: dict[str, Any], block: Field, action: Field) -> str:

@@ -14,7 +14,10 @@ from typing import Any
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
-from bot.adapters.slack import actions, break_glass, commands
+from bot.adapters.slack import actions, break_glass, commands, end_buttons, request_dialog
+from bot.adapters.slack import home as home_tab
+from bot.adapters.slack.clicker import Answer
+from bot.adapters.slack.home import HomeTab
 from bot.config import SlackSettings
 from bot.services.deps import Deps
 from bot.services.log_context import note, scope
@@ -47,9 +50,14 @@ def build_app(settings: SlackSettings, client: WebClient, deps: Deps, work: Work
         listener_executor=work_pool(5, "listeners"),
     )
     app.use(note_the_user)
-    commands.register(app, deps, work.answers, activations=work.decisions)
-    actions.register(app, deps, work.decisions)
+    home = HomeTab(deps, client)
+    answer = Answer(client, home)
+    dialog = request_dialog.register(app, deps, work.answers, work.decisions)
+    commands.register(app, deps, work.answers, activations=work.decisions, open_dialog=dialog.open)
+    actions.register(app, deps, work.decisions, answer)
+    end_buttons.register(app, deps, work.decisions, answer)
     break_glass.register(app, deps, work.decisions)
+    home_tab.register(app, home, work.answers)
     return app
 
 

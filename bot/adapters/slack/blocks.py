@@ -129,7 +129,12 @@ def access_active(grant: Grant, cluster: ClusterConfig) -> Blocks:
             f"`kubectl -n {grant.namespace} get pods`.\n"
             f"Kubernetes sees you as `{grant.k8s_username}`."
         ),
-        context(f"End it early: `/eks-access revoke {grant.id}`"),
+        {
+            "type": "actions",
+            "block_id": f"revoke:{grant.id}",
+            "elements": [button("Revoke now", Action.REVOKE_GRANT, grant.id, "danger")],
+        },
+        context(f"Done early? Revoke now, or `/eks-access revoke {grant.id}`"),
     ]
 
 

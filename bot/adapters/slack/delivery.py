@@ -8,25 +8,35 @@ while the grant has none.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
 
 from bot.adapters.slack import approvals, blocks
 from bot.adapters.slack.break_glass_delivery import BreakGlassDelivery
+from bot.adapters.slack.timeline import timeline_text
 from bot.adapters.storage.repository import SqlGrantStore
 from bot.domain import transitions
 from bot.domain.grants import EndReason, Extension, Grant, GrantStatus
-from bot.domain.notices import Notice, NoticeKind
+from bot.domain.notices import Notice, NoticeKind, TimelineEvent
 from bot.domain.policy import Policy, Profile
 
 
 class SlackDelivery:
-    def __init__(self, client: WebClient, policy: Policy, store: SqlGrantStore) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        policy: Policy,
+        store: SqlGrantStore,
+        publish_home: Callable[[str], None] | None = None,
+    ) -> None:
+        """`publish_home(user)`: publishes that user's App Home (bot.adapters.slack.home)."""
         self.client = client
         self.policy = policy
         self.store = store
         self.break_glass = BreakGlassDelivery(client, policy, store)
+        self.publish_home = publish_home
 
     def deliver(self, notice: Notice) -> None:
         """Make the Slack calls the notice stands for; Slack's errors propagate (the outbox
@@ -53,6 +63,16 @@ class SlackDelivery:
                 )
         elif kind is NoticeKind.REMINDER:
             self._remind(grant)
+        elif kind is NoticeKind.HOME_REFRESH:
+            if self.publish_home is not None:
+                self.publish_home(notice.detail or grant.requester)
+        elif kind is NoticeKind.TIMELINE:
+            if grant.approval_channel and grant.approval_ts:  # no approval message, no thread
+                self.client.chat_postMessage(
+                    channel=grant.approval_channel,
+                    thread_ts=grant.approval_ts,
+                    text=timeline_text(grant, TimelineEvent(notice.detail)),
+                )
         elif kind in (NoticeKind.ACTIVATION_FAILED, NoticeKind.STILL_FAILING):
             self.client.chat_postMessage(
                 channel=self.policy.alerts_to, text=alert_text(kind, grant, notice.detail)

@@ -123,8 +123,13 @@ class OutboxWorker:
 
 def _superseded(owed: OwedNotice, later: list[OwedNotice]) -> bool:
     """An update of the approval message is rendered from the grant as it is now, so of
-    several owed, only the last needs sending."""
+    several owed, only the last needs sending; a user's App Home likewise (of any grant)."""
     notice = owed.notice
+    if notice.kind is NoticeKind.HOME_REFRESH:
+        return any(
+            o.notice.kind is NoticeKind.HOME_REFRESH and o.notice.detail == notice.detail
+            for o in later
+        )
     return notice.kind is NoticeKind.APPROVAL_UPDATED and any(
         o.notice.kind is NoticeKind.APPROVAL_UPDATED and o.notice.grant_id == notice.grant_id
         for o in later

@@ -12,6 +12,7 @@ from bot.domain.policy import Policy, Profile
 
 HELP = """*eks-access* gives you time-boxed, approved access to Kubernetes clusters.
 
+• `/eks-access` — open the request dialog: pick a profile, cluster, namespace and duration (also the *Request EKS access* shortcut, and the app's Home tab, which lists your grants with Extend/Revoke buttons)
 • `/eks-access grant <profile> <duration> [ns=<namespace>] [cluster=<name>] [reason…]` — ask for access, e.g. `/eks-access grant pods-read 2h ns=payments looking at INC-42`
 • `/eks-access break-glass <profile> <duration> [ns=<namespace>] [cluster=<name>] <reason>` — in an emergency, access at once without approval (where a profile allows it); announced to the approvers with @here, e.g. `/eks-access break-glass pods-read 30m INC-42 payments down`
 • `/eks-access list` — your pending requests and active grants, with time left

@@ -43,7 +43,7 @@ from bot.domain.grants import (
     GrantStatus,
     MappedVia,
 )
-from bot.domain.notices import Notice
+from bot.domain.notices import Notice, home_refresh
 from bot.domain.transitions import ExtensionTransition, GrantTransition
 
 
@@ -92,7 +92,7 @@ class SqlGrantStore(OutboxRows):
         with self.engine.begin() as conn:
             conn.execute(insert(grants).values(to_row(grant.__dict__)))
             conn.execute(insert(audit_events), [event_row(e) for e in (event, *also)])
-            owe(conn, notices, event.at)
+            owe(conn, (*notices, home_refresh(grant.id, grant.requester)), event.at)
 
     @db_errors
     def get_grant(self, grant_id: str) -> Grant | None:
@@ -141,12 +141,17 @@ class SqlGrantStore(OutboxRows):
             )
             if row is None:
                 return None
+            applied = build(row)
+            owed = (
+                transition.owed(applied)
+                if isinstance(transition, GrantTransition) and isinstance(applied, Grant)
+                else transition.notices
+            )
             if transition.event is not None:
                 conn.execute(insert(audit_events).values(event_row(transition.event)))
-                owe(conn, transition.notices, transition.event.at)
-            elif transition.notices:
+                owe(conn, owed, transition.event.at)
+            elif owed:
                 raise ValueError("a transition that owes messages must carry its audit event")
-        applied = build(row)
         if self.on_applied is not None:
             self.on_applied(applied)
         return applied
@@ -184,6 +189,18 @@ class SqlGrantStore(OutboxRows):
         return sorted(
             self._grants(_in(OPEN), grants.c.requester == requester), key=lambda g: g.created_at
         )
+
+    @db_errors
+    def recent_grants_of(self, requester: str, *, limit: int) -> list[Grant]:
+        c = grants.c
+        query = (
+            select(grants)
+            .where(~_in(OPEN), c.requester == requester)
+            .order_by(func.coalesce(c.ended_at, c.created_at).desc(), c.id.desc())
+            .limit(limit)
+        )
+        with self._reads.connect() as conn:
+            return [grant_of(r) for r in conn.execute(query).mappings()]
 
     @db_errors
     def pending_requests(self, *, limit: int) -> list[Grant]:

@@ -20,6 +20,7 @@ from bot.adapters.scheduling.scheduler import NoTimers
 from bot.adapters.slack.app import WorkPools, build_app, web_client
 from bot.adapters.slack.delivery import SlackDelivery
 from bot.adapters.slack.directory import SlackDirectory
+from bot.adapters.slack.home import HomeTab
 from bot.adapters.slack.ids import Action
 from bot.adapters.slack.outbox import OutboxWorker
 from bot.adapters.storage.repository import SqlGrantStore
@@ -184,12 +185,18 @@ def database_url(sqlite_url: str) -> str:
 
 
 @pytest.fixture
-def scenario(store: SqlGrantStore) -> Iterator[Scenario]:
+def scenario_policy() -> dict[str, Any]:
+    """The policy file of the scenario (a test module may override this fixture)."""
+    return POLICY
+
+
+@pytest.fixture
+def scenario(store: SqlGrantStore, scenario_policy: dict[str, Any]) -> Iterator[Scenario]:
     stub = SlackStub()
     stub.group_members["S0ONCALL"] = [ERIN]
     settings = SlackSettings(bot_token="xoxb-test", signing_secret=SIGNING_SECRET, api_url=stub.url)
     client = web_client(settings)
-    policy = parse_policy(POLICY)
+    policy = parse_policy(scenario_policy)
     clock = FakeClock()
     cluster = AppliedCluster()
     ids = Ids()
@@ -207,7 +214,8 @@ def scenario(store: SqlGrantStore) -> Iterator[Scenario]:
     # Bolt runs a listener on its own pool and answers Slack as soon as it acks; inline, the
     # listener finishes (ack, then the work) before dispatch returns.
     app.listener_runner.listener_executor = work
-    outbox = OutboxWorker(store, SlackDelivery(client, policy, store), clock)
+    delivery = SlackDelivery(client, policy, store, HomeTab(deps, client).publish)
+    outbox = OutboxWorker(store, delivery, clock)
     yield Scenario(stub, InProcessSender(app, stub, outbox), store, cluster, ids)
     stub.close()
     assert work.failures == []

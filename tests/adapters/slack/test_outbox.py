@@ -63,8 +63,10 @@ def test_each_message_once_in_order(
 ) -> None:
     grant = request(store, clock)
     deny(store, clock, grant)
-    assert store.owed_count() == 3  # the request, its update, the DM
-    assert worker.run_once() == 3
+    # The request, its update, the DM; and two refreshes of Alice's App Home, of which the
+    # first is superseded by the second (this delivery publishes no Home: no call).
+    assert store.owed_count() == 5
+    assert worker.run_once() == 4
     post, update, dm = stub.calls
     assert (post.method, post.args["channel"]) == ("chat.postMessage", APPROVALS)
     assert (update.method, update.args["ts"]) == ("chat.update", "1.000100")
@@ -83,12 +85,12 @@ def test_an_outage_delays_messages_in_order_and_they_arrive_soon_after(
     for _ in range(8):  # minutes of outage, tried with a growing, capped backoff
         clock.advance(timedelta(seconds=40))
         worker.run_once()
-    assert store.owed_count() == 3
+    assert store.owed_count() == 5  # three messages, two Home refreshes
     tried = len(stub.calls)
     assert tried == 9, "one try per pass: the rest of a pass waits while Slack is down"
     stub.down = False
     clock.advance(MAX_BACKOFF)  # at most this long after Slack answers again
-    assert worker.run_once() == 3
+    assert worker.run_once() == 4  # the first refresh superseded by the second
     assert [c.method for c in stub.calls[tried:]] == [
         "chat.postMessage",
         "chat.update",
@@ -107,7 +109,7 @@ def test_a_rate_limit_waits_as_long_as_slack_asks(
     clock.advance(timedelta(seconds=29))
     assert worker.run_once() == 0, "Retry-After is honoured"
     clock.advance(timedelta(seconds=1))
-    assert worker.run_once() == 1
+    assert worker.run_once() == 2  # the message, then the App Home refresh behind it
 
 
 def test_a_refusal_for_good_is_given_up_with_an_audit_event(
@@ -115,7 +117,7 @@ def test_a_refusal_for_good_is_given_up_with_an_audit_event(
 ) -> None:
     grant = request(store, clock)
     stub.fail("chat.postMessage", 1, status=200, error="channel_not_found")
-    assert worker.run_once() == 0
+    assert worker.run_once() == 1  # not the message; the App Home refresh after it
     assert store.owed_count() == 0
     trail = store.audit_trail(grant.id)
     assert trail[-1].action == "notice.undeliverable"
@@ -132,3 +134,18 @@ def test_a_message_slack_never_takes_is_given_up_after_the_bounded_time(
         clock.advance(timedelta(minutes=1))
     assert store.owed_count() == 0
     assert store.audit_trail(grant.id)[-1].action == "notice.undeliverable"
+
+
+def test_of_several_home_refreshes_of_one_user_only_the_last_is_published(
+    store: SqlGrantStore, stub: SlackStub, clock: FakeClock
+) -> None:
+    client = web_client(SlackSettings(bot_token="xoxb-test", api_url=stub.url))
+    published: list[str] = []
+    delivery = SlackDelivery(client, parse_policy(POLICY), store, published.append)
+    worker = OutboxWorker(store, delivery, clock)
+    first = request(store, clock, "abcd2345")
+    request(store, clock, "efgh2345")  # Alice's second request: her Home again
+    deny(store, clock, first)
+    worker.run_once()
+    assert published == ["U0ALICE"]
+    assert store.owed_count() == 0

@@ -219,14 +219,45 @@ def test_messages_owed_are_written_with_the_change_that_owes_them(store: WithOut
     # A transition that loses writes nothing, so owes nothing.
     assert store.apply(transitions.deny(grant, actor="U0CAROL", note="", now=NOW)) is None
     owed = [o.notice for o in store.owed(limit=10)]
-    assert [(n.kind, n.grant_id) for n in owed] == [
-        (NoticeKind.APPROVAL_REQUESTED, grant.id),
-        (NoticeKind.APPROVAL_UPDATED, grant.id),
-        (NoticeKind.GRANT_DENIED, grant.id),
+    # The store itself owes the requester's App Home a refresh with every change of state.
+    assert [(n.kind, n.grant_id, n.detail) for n in owed] == [
+        (NoticeKind.APPROVAL_REQUESTED, grant.id, ""),
+        (NoticeKind.HOME_REFRESH, grant.id, "U0ALICE"),
+        (NoticeKind.APPROVAL_UPDATED, grant.id, ""),
+        (NoticeKind.GRANT_DENIED, grant.id, ""),
+        (NoticeKind.HOME_REFRESH, grant.id, "U0ALICE"),
     ]
     first = store.owed(limit=10)[0]
     store.delivered(first.id, NOW)
-    assert store.owed(limit=10)[0].notice.kind is NoticeKind.APPROVAL_UPDATED
+    assert store.owed(limit=10)[0].notice.kind is NoticeKind.HOME_REFRESH
+
+
+def test_a_change_that_leaves_state_and_expiry_alone_owes_no_home_refresh(
+    store: WithOutbox,
+) -> None:
+    grant = pending()
+    seed(store, grant)
+    before = len(store.owed(limit=50))
+    noted = store.apply(transitions.note_approval_message(grant, channel="C1", ts="1.2"))
+    assert noted is not None
+    assert len(store.owed(limit=50)) == before
+
+
+def test_recent_grants_of_are_the_requesters_ended_ones_latest_first(store: GrantStore) -> None:
+    hour = timedelta(hours=1)
+    seed(
+        store,
+        pending("openpend"),
+        pending("oldended", status=GrantStatus.ENDED, ended_at=NOW - 3 * hour),
+        pending("newdenyd", status=GrantStatus.DENIED, ended_at=NOW - hour),
+        pending("midcancl", status=GrantStatus.CANCELLED, ended_at=NOW - 2 * hour),
+        pending("bobended", status=GrantStatus.ENDED, ended_at=NOW, requester="U0BOB"),
+        pending("activegr", status=GrantStatus.ACTIVE, expires_at=NOW + hour),
+    )
+    recent = store.recent_grants_of("U0ALICE", limit=10)
+    assert [g.id for g in recent] == ["newdenyd", "midcancl", "oldended"]
+    assert [g.id for g in store.recent_grants_of("U0ALICE", limit=2)] == ["newdenyd", "midcancl"]
+    assert store.recent_grants_of("U0NOBODY", limit=10) == []
 
 
 def test_grants_since_is_everything_open_at_some_time_in_the_window(store: GrantStore) -> None:
