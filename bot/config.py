@@ -78,6 +78,10 @@ class Settings:
     #: kills itself at these points (`before:ensure_mapping`, …; bot.adapters.faults). Never set
     #: it in production.
     crash_points: tuple[str, ...] = ()
+    #: EKS_ACCESS_DECISION_THREADS (32): approvals run at most this many at once, each with
+    #: the activation it starts. They mostly wait on their cluster, so many fit in one
+    #: process; a burst of approvals beyond this waits its turn. The database pool grows with it.
+    decision_threads: int = 32
     #: EKS_ACCESS_LOG_FORMAT (text): `text` writes `time LEVEL logger: message` lines for
     #: people; `json` writes one JSON object per line (level, logger, message, the grant, actor
     #: and cluster concerned, tracebacks as `exc_info`) for log pipelines, and then every line
@@ -97,8 +101,8 @@ class Settings:
             ),
             http=HttpSettings(
                 host=env.get("HOST") or http.host,
-                port=int(env.get("PORT") or http.port),
-                metrics_port=int(env.get("METRICS_PORT") or http.metrics_port),
+                port=_port(env, "PORT", http.port),
+                metrics_port=_port(env, "METRICS_PORT", http.metrics_port),
             ),
             scheduler=SchedulerSettings(
                 run=(env.get("EKS_ACCESS_SCHEDULER") or "on").lower() not in ("off", "0"),
@@ -122,6 +126,7 @@ class Settings:
                 p.strip() for p in env.get("EKS_ACCESS_CRASH_AT", "").split(",") if p.strip()
             ),
             log_format=_log_format(env),
+            decision_threads=_whole(env, "EKS_ACCESS_DECISION_THREADS", cls.decision_threads, 1),
         )
 
     def secrets(self) -> tuple[str, ...]:
@@ -173,7 +178,33 @@ def _app_token(env: Mapping[str, str]) -> str:
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    return float(env.get(name) or default)
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value != value or value == float("inf"):
+        raise SettingsError(f"{name} is {raw!r}: give a number of seconds above 0, such as 5.")
+    return value
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, least: int, most: int = 10**6) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = least - 1
+    if not least <= value <= most:
+        raise SettingsError(f"{name} is {raw!r}: give a whole number from {least} to {most}.")
+    return value
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    return _whole(env, name, default, 1, 65535)
 
 
 def _redact_url(url: str) -> str:

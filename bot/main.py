@@ -75,7 +75,9 @@ def open_database(settings: Settings, *, migrate_in_child: bool = False) -> Engi
         migrate.upgrade_in_child(settings.database_url)
     else:
         migrate.upgrade(settings.database_url)
-    return make_engine(settings.database_url)
+    # Every decision thread may hold a connection at once, beside the listeners, the answers,
+    # the scheduler's jobs and the outbox: room for all of them, opened only when needed.
+    return make_engine(settings.database_url, max_overflow=settings.decision_threads + 10)
 
 
 def build_core(
@@ -198,7 +200,8 @@ def build_server(settings: Settings) -> Server:
     acks = AcksFirst()
     work = WorkPools(
         answers=work_pool(2, "answers", before_each=acks.wait_turn),
-        decisions=work_pool(4, "decisions"),  # an approval's latency is what users wait on
+        # An approval's latency is what users wait on, and it waits mostly on its cluster.
+        decisions=work_pool(settings.decision_threads, "decisions"),
     )
     app = build_app(settings.slack, client, core.deps, work)
     return Server(core, scheduler, outbox, metrics, app, work, acks)

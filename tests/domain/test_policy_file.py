@@ -207,3 +207,38 @@ def test_a_bot_token_given_as_the_app_token_is_refused_with_a_sentence() -> None
     with pytest.raises(SettingsError, match="must be the app-level token"):
         Settings.from_env({"SLACK_APP_TOKEN": "xoxb-not-an-app-token"})
     assert Settings.from_env({"SLACK_APP_TOKEN": "xapp-1-A"}).slack.app_token == "xapp-1-A"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "sentence"),
+    [
+        ("PORT", "http", "PORT is 'http': give a whole number from 1 to 65535."),
+        ("METRICS_PORT", "70000", "METRICS_PORT is '70000': give a whole number from 1 to 65535."),
+        (
+            "EKS_ACCESS_SWEEP_INTERVAL",
+            "5s",
+            "EKS_ACCESS_SWEEP_INTERVAL is '5s': give a number of seconds above 0, such as 5.",
+        ),
+        (
+            "EKS_ACCESS_STEP_LEASE",
+            "-1",
+            "EKS_ACCESS_STEP_LEASE is '-1': give a number of seconds above 0, such as 5.",
+        ),
+        (
+            "EKS_ACCESS_DECISION_THREADS",
+            "0",
+            "EKS_ACCESS_DECISION_THREADS is '0': give a whole number from 1 to 1000000.",
+        ),
+    ],
+)
+def test_a_setting_that_is_not_a_number_is_named(variable: str, value: str, sentence: str) -> None:
+    from bot.config import SettingsError
+
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({variable: value})
+    assert str(refused.value) == sentence
+
+
+def test_decision_threads_default_and_setting() -> None:
+    assert Settings.from_env({}).decision_threads == 32
+    assert Settings.from_env({"EKS_ACCESS_DECISION_THREADS": "8"}).decision_threads == 8

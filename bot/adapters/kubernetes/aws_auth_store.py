@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from kubernetes import client
 
-from bot.adapters.kubernetes.configmaps import ConfigMaps
+from bot.adapters.kubernetes.direct import CONFIG_MAPS, DirectCalls
 from bot.adapters.kubernetes.errors import KUBE_ERRORS, absent_if_404, api_error, is_status
 from bot.adapters.kubernetes.retry import ConflictBackoff
 from bot.domain.errors import PermanentError, TransientError
@@ -59,7 +59,7 @@ class AwsAuthStore:
         create_if_missing: bool = False,
         request_timeout: float | tuple[float, float] = (5.0, 30.0),
     ) -> None:
-        self._config_maps = ConfigMaps(api_client)
+        self._calls = DirectCalls(api_client, request_timeout)
         self._writer = _writer_lock(api_client)
         self._backoff = backoff or ConflictBackoff()
         self._create_if_missing = create_if_missing
@@ -109,7 +109,7 @@ class AwsAuthStore:
 
     def _get(self) -> client.V1ConfigMap | None:
         return absent_if_404(
-            lambda: self._config_maps.read(NAME, NAMESPACE, timeout=self._timeout),
+            lambda: self._calls.read(CONFIG_MAPS, NAMESPACE, NAME, "V1ConfigMap"),
             f"read {OBJECT}",
         )
 
@@ -123,7 +123,7 @@ class AwsAuthStore:
             metadata=client.V1ObjectMeta(name=NAME, namespace=NAMESPACE), data=data
         )
         try:
-            self._config_maps.create(NAMESPACE, body, timeout=self._timeout)
+            self._calls.create(CONFIG_MAPS, NAMESPACE, body, None)
         except KUBE_ERRORS as exc:
             if is_status(exc, 409):  # created meanwhile by someone else
                 return False
@@ -135,7 +135,7 @@ class AwsAuthStore:
         # metadata.resourceVersion, which makes the apiserver refuse a write based on a stale read.
         cm.data = data
         try:
-            self._config_maps.replace(NAME, NAMESPACE, cm, timeout=self._timeout)
+            self._calls.replace(CONFIG_MAPS, NAMESPACE, NAME, cm, "V1ConfigMap")
         except KUBE_ERRORS as exc:
             if is_status(exc, 409) or is_status(exc, 404):  # changed or deleted since read
                 return False

@@ -8,8 +8,11 @@ activation, revoke and reconcile can repeat it after a crash or a timeout.
 
 from __future__ import annotations
 
+from typing import Any
+
 from kubernetes import client
 
+from bot.adapters.kubernetes.direct import ROLE_BINDINGS, ROLES, DirectCalls
 from bot.adapters.kubernetes.errors import (
     KUBE_ERRORS,
     absent_if_404,
@@ -43,7 +46,8 @@ class RbacStore:
         backoff: ConflictBackoff | None = None,
         request_timeout: float | tuple[float, float] = (5.0, 30.0),
     ) -> None:
-        self._rbac = client.RbacAuthorizationV1Api(api_client)
+        self._rbac = client.RbacAuthorizationV1Api(api_client)  # the calls off the hot paths
+        self._calls = DirectCalls(api_client, request_timeout)
         self._backoff = backoff or ConflictBackoff()
         self._timeout = request_timeout
 
@@ -60,7 +64,7 @@ class RbacStore:
         role = role_manifest(rbac)
         if role is not None:
             self._ensure_role(client.V1Role.model_validate(role))
-        self._ensure_binding(client.V1RoleBinding.model_validate(role_binding_manifest(rbac)))
+        self._ensure_binding(role_binding_manifest(rbac))
 
     def delete_rbac(self, grant_id: str, namespace: str) -> None:
         """Delete the grant's RoleBinding; one that is already gone counts as deleted.
@@ -136,27 +140,28 @@ class RbacStore:
 
     def _read_role(self, namespace: str, name: str) -> client.V1Role | None:
         return absent_if_404(
-            lambda: self._rbac.read_namespaced_role(
-                name, namespace, _request_timeout=self._timeout
-            ),
+            lambda: self._calls.read(ROLES, namespace, name, "V1Role"),
             f"read Role {namespace}/{name}",
         )
 
     # -- RoleBinding ------------------------------------------------------------------------
 
-    def _ensure_binding(self, desired: client.V1RoleBinding) -> None:
-        name, namespace = _name(desired)
+    def _ensure_binding(self, manifest: dict[str, Any]) -> None:
+        """Create the binding from its manifest (sent as it is: one call, no model on the
+        way); only when one exists already is it read and compared."""
+        meta = manifest["metadata"]
+        name, namespace = str(meta["name"]), str(meta["namespace"])
         what = f"RoleBinding {namespace}/{name}"
+        desired: client.V1RoleBinding | None = None
         for attempt in range(self._backoff.attempts):
             try:
-                self._rbac.create_namespaced_role_binding(
-                    namespace, desired, _request_timeout=self._timeout
-                )
+                self._calls.create(ROLE_BINDINGS, namespace, manifest, None)
                 return
             except KUBE_ERRORS as exc:
                 if not (is_status(exc, 409) and status_reason(exc) == "AlreadyExists"):
                     raise api_error(exc, f"create {what}") from exc
             existing = self._read_binding(namespace, name)
+            desired = desired or client.V1RoleBinding.model_validate(manifest)
             if existing is not None and self._converge_binding(existing, desired, what):
                 return
             self._backoff.wait(attempt)
@@ -201,9 +206,7 @@ class RbacStore:
             preconditions=client.V1Preconditions(resource_version=_meta(binding).resource_version)
         )
         try:
-            self._rbac.delete_namespaced_role_binding(
-                name, namespace, body=options, _request_timeout=self._timeout
-            )
+            self._calls.delete(ROLE_BINDINGS, namespace, name, options)
         except KUBE_ERRORS as exc:
             if is_status(exc, 404):
                 return True
@@ -214,9 +217,7 @@ class RbacStore:
 
     def _read_binding(self, namespace: str, name: str) -> client.V1RoleBinding | None:
         return absent_if_404(
-            lambda: self._rbac.read_namespaced_role_binding(
-                name, namespace, _request_timeout=self._timeout
-            ),
+            lambda: self._calls.read(ROLE_BINDINGS, namespace, name, "V1RoleBinding"),
             f"read RoleBinding {namespace}/{name}",
         )
 

@@ -18,6 +18,8 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
+        if url in ("sqlite://", "sqlite:///:memory:"):  # one connection per thread: no pool
+            kwargs.pop("max_overflow", None)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
