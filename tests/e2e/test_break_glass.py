@@ -62,7 +62,12 @@ def command(bot: BotProcess, user: str, line: str) -> str:
 
 
 def announcements(stub: SlackStub, channel: str, method: str = "chat.postMessage") -> list[Call]:
-    return [c for c in stub.of(method) if c.args.get("channel") == channel]
+    """The messages of `channel` itself, not the replies in their threads (the timeline)."""
+    return [
+        c
+        for c in stub.of(method)
+        if c.args.get("channel") == channel and not c.args.get("thread_ts")
+    ]
 
 
 def buttons(call: Call) -> list[dict[str, Any]]:
