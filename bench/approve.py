@@ -31,8 +31,6 @@ from bot.domain.policy import Profile
 from tests.support.kube import KubeEnv
 from tests.support.slack_stub import SlackStub
 
-TARGET = 1.5
-
 
 class Floor:
     """The least the API needs for one grant, done directly with the kubernetes client as the
@@ -170,7 +168,7 @@ def measure(
 
 
 def rows(ap: ApproveResult) -> list[Row]:
-    return floor_rows("2", "Approve click → SubjectAccessReview allowed", ap.bot, ap.floor, TARGET)
+    return floor_rows("2", "Approve click → SubjectAccessReview allowed", ap.bot, ap.floor)
 
 
 def notes(ap: ApproveResult) -> list[str]:

@@ -67,7 +67,6 @@ from tests.support.eks_emulator import EksEmulator
 from tests.support.kube import KubeEnv
 from tests.support.slack_stub import SlackStub
 
-TARGET = 1.5
 REGION = "eu-west-1"
 EKS_NAME = "dev"
 NAMESPACE = "default"
@@ -693,7 +692,6 @@ def rows(result: AccessEntryApproveResult) -> list[Row]:
         "Approve click → requester's token lists pods, EKS access entry (API mode)",
         result.bot,
         result.floor,
-        TARGET,
     )
 
 

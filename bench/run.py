@@ -9,7 +9,8 @@ measures, side by side, one module each:
 2b. approve click -> the requester's token lists pods, on an EKS cluster in API mode (access
    entries through the EKS emulator), bot vs. the same calls made directly
    (`bench.approve_access_entries`);
-3. revoke lag after expiry with 10,000 active grants, a second bot process (`bench.expiry`);
+3. revoke lag after expiry with 10,000 and with 50,000 active grants, a new bot process
+   each (`bench.expiry`);
 4. 200 simultaneous approvals into one aws-auth, with a foreign writer alongside
    (`bench.storm`);
 5. the bot processes' peak RSS (`bench.rss`).
@@ -58,7 +59,8 @@ class Run:
     approve: approve.ApproveResult | None = None
     approve_ae: approve_access_entries.AccessEntryApproveResult | None = None
     storm: storm.StormResult | None = None
-    expiry: expiry.ExpiryResult | None = None
+    #: Scenario 3's runs, by their number of active grants.
+    expiry: dict[int, expiry.ExpiryResult] = field(default_factory=dict)
     rss_kib: dict[str, int | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -85,12 +87,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--storm", type=int, default=200, help="simultaneous approvals")
     p.add_argument("--foreign-writes", type=int, default=20, help="foreign aws-auth writes")
-    p.add_argument("--active", type=int, default=10_000, help="active grants for the expiry run")
+    p.add_argument(
+        "--active",
+        default="10000,50000",
+        help="active grants of each expiry run, comma-separated (memory is graded at 10,000, "
+        "revoke lag at every count)",
+    )
     p.add_argument("--expiring", type=int, default=300, help="of which expire in the window")
     p.add_argument("--team-roles", type=int, default=100, help="shared roles of the others")
     p.add_argument("--lead", type=float, default=25.0, help="seconds from seeding to 1st expiry")
     p.add_argument("--window", type=float, default=60.0, help="seconds the expiries spread over")
-    p.add_argument("--budget", type=float, default=900.0, help="whole run, seconds")
+    p.add_argument("--budget", type=float, default=1800.0, help="whole run, seconds")
     p.add_argument("--quick", action="store_true", help="small counts: a smoke run, ~1 min")
     p.add_argument(
         "--only",
@@ -101,12 +108,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the work folder (bot logs)")
     args = p.parse_args(argv)
     args.only = {x.strip() for x in args.only.split(",") if x.strip()}
+    try:
+        args.active = sorted({int(x) for x in str(args.active).split(",") if x.strip()})
+    except ValueError:
+        p.error("--active: whole numbers, comma-separated, such as 10000,50000")
     if not args.only <= set(SCENARIOS):
         p.error(f"--only: choose from {', '.join(SCENARIOS)}")
     if args.quick:
         args.per_client, args.rounds, args.grants, args.storm = 4, 1, 3, 20
         args.ae_grants = 3
-        args.foreign_writes, args.active, args.expiring, args.team_roles = 3, 500, 30, 10
+        args.foreign_writes, args.active, args.expiring, args.team_roles = 3, "500", 30, 10
         args.window, args.paced_requests = 15.0, 4
     return args
 
@@ -202,26 +213,31 @@ def execute(run: Run) -> None:
 
             if "expiry" not in args.only:
                 return
-            print("4/4 revoke lag with many active grants ...", file=sys.stderr, flush=True)
-            reset_aws_auth(env)  # nothing of the first bot may look like an orphan now
-            with database(args.db, workdir, "bot-b") as url_b:
-                run.expiry = expiry.measure(
-                    env,
-                    stub,
-                    policy,
-                    url_b,
-                    workdir / "bot-b",
-                    BOT_ENV,
-                    total=args.active,
-                    expiring=args.expiring,
-                    team_roles=args.team_roles,
-                    lead=args.lead,
-                    window=args.window,
-                    budget=max(60.0, left(1.0)),
+            for n, total in enumerate(args.active):
+                print(
+                    f"4/4 revoke lag among {total:,} active grants ...", file=sys.stderr, flush=True
                 )
-            run.rss_kib["bot-expiry"] = run.expiry.peak_rss_kib
-            if run.expiry.log_problems:
-                run.notes.append("bot log (scenario 3): " + ", ".join(run.expiry.log_problems))
+                reset_aws_auth(env)  # nothing of an earlier bot may look like an orphan now
+                with database(args.db, workdir, f"bot-b{n}") as url_b:
+                    result = expiry.measure(
+                        env,
+                        stub,
+                        policy,
+                        url_b,
+                        workdir / f"bot-b{n}",
+                        BOT_ENV,
+                        total=total,
+                        expiring=args.expiring,
+                        team_roles=args.team_roles,
+                        lead=args.lead,
+                        window=args.window,
+                        budget=max(60.0, left(1.0 / (len(args.active) - n))),
+                    )
+                run.expiry[total] = result
+                if result.log_problems:
+                    run.notes.append(
+                        f"bot log (scenario 3, {total:,} grants): " + ", ".join(result.log_problems)
+                    )
     finally:
         stub.close()
         if args.keep:
@@ -245,13 +261,13 @@ def render(run: Run) -> str:
     if run.approve_ae is not None:
         rows += approve_access_entries.rows(run.approve_ae)
         notes += approve_access_entries.notes(run.approve_ae)
-    if run.expiry is not None:
-        rows += expiry.rows(run.expiry)
-        notes += expiry.notes(run.expiry)
+    for result in run.expiry.values():
+        rows += expiry.rows(result)
+        notes += expiry.notes(result)
     if run.storm is not None:
         rows += storm.rows(run.storm, count=args.storm, foreign_writes=args.foreign_writes)
         notes += storm.notes(run.storm)
-    rows += rss.rows(run.rss_kib)
+    rows += rss.rows(run.rss_kib, {n: r.peak_rss_kib for n, r in run.expiry.items()})
     header = ("#", "Measurement", "eks-access", "Baseline", "Ratio", "Target", "Result")
     lines = [
         "| " + " | ".join(header) + " |",
