@@ -7,10 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot.domain.durations import format_duration
 from bot.domain.grants import SYSTEM, AuditEvent, Grant, GrantStatus
 from bot.domain.notices import Notice, NoticeKind
-from bot.domain.transitions import GrantTransition
+from bot.domain.transitions import GrantTransition, request_created
 
 #: Every state a break-glass grant can be in: it is never pending (nor denied, timed out…).
 _DECIDED = frozenset(GrantStatus) - {GrantStatus.PENDING}
@@ -43,13 +42,7 @@ def break_glass(grant: Grant, *, now: datetime, lease: timedelta) -> BreakGlassR
     )
     return BreakGlassRecord(
         decided,
-        AuditEvent(
-            now,
-            grant.requester,
-            "request.created",
-            grant.id,
-            f"{grant.profile} {format_duration(grant.duration)} ns={grant.namespace}",
-        ),
+        request_created(grant),
         AuditEvent(now, grant.requester, "grant.break_glass", grant.id, grant.reason),
         (Notice(NoticeKind.BREAK_GLASS, grant.id),),
     )

@@ -148,6 +148,17 @@ def requested(grant: Grant) -> tuple[Notice, ...]:
     return _notices(grant.id, NoticeKind.APPROVAL_REQUESTED)
 
 
+def request_created(grant: Grant) -> AuditEvent:
+    """The audit event of a new request (or break-glass), at its creation."""
+    return AuditEvent(
+        grant.created_at,
+        grant.requester,
+        "request.created",
+        grant.id,
+        f"{grant.profile} {format_duration(grant.duration)} ns={grant.namespace}",
+    )
+
+
 def extension_requested(extension: Extension) -> tuple[Notice, ...]:
     return (Notice(NoticeKind.EXTENSION_REQUESTED, extension.grant_id, extension.id),)
 

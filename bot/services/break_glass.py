@@ -13,7 +13,7 @@ from bot.domain.break_glass_refusals import (
     BreakGlassTooShort,
 )
 from bot.domain.commands import BreakGlassCommand, GrantCommand, check_break_glass_reason
-from bot.domain.grants import HOLDS_ACCESS, Grant, GrantStatus
+from bot.domain.grants import HOLDS_ACCESS, Grant
 from bot.domain.policy import Profile
 from bot.services.activate import ActivateGrant
 from bot.services.deps import Deps
@@ -46,14 +46,11 @@ class BreakGlass:
             )
         if command.duration < profile.min_duration:
             raise BreakGlassTooShort(command.duration, profile.name, profile.min_duration)
+        as_request = GrantCommand(
+            profile.name, command.duration, command.namespace, command.cluster, command.reason
+        )
         checked = check_request(
-            deps.policy,
-            requester,
-            GrantCommand(
-                profile.name, command.duration, command.namespace, command.cluster, command.reason
-            ),
-            deps.is_member,
-            deps.directory.email_of,
+            deps.policy, requester, as_request, deps.is_member, deps.directory.email_of
         )
         cluster, namespace = checked.cluster.name, checked.namespace
         for other in deps.store.open_grants_of(requester):
@@ -65,19 +62,8 @@ class BreakGlass:
             ):
                 raise AlreadyHeld(other.id, profile.name, namespace)
         now = deps.clock.now()
-        request = Grant(
-            id=deps.new_id(),
-            requester=requester,
-            principal_arn=checked.identity.principal.arn,
-            session_name=checked.identity.session,
-            profile=profile.name,
-            cluster=cluster,
-            namespace=namespace,
-            duration=command.duration,
-            reason=command.reason,
-            status=GrantStatus.PENDING,
-            created_at=now,
-            pending_until=now,
+        request = checked.new_request(
+            deps.new_id(), requester, as_request, now=now, pending_until=now
         )
         record = break_glass(request, now=now, lease=deps.retry.lease)
         note(grant_id=request.id, cluster=cluster)

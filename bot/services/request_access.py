@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.domain import transitions
 from bot.domain.auto_approval import auto_approved
 from bot.domain.commands import GrantCommand
-from bot.domain.durations import format_duration
 from bot.domain.grants import AuditEvent, Grant, GrantStatus
 from bot.domain.policy import ClusterConfig, Policy, Profile
 from bot.domain.principals import Identity
@@ -56,28 +55,11 @@ class RequestAccess:
                 namespace,
             ):
                 raise AlreadyRequested(other.id, profile.name, namespace, other.status.value)
-        grant = Grant(
-            id=deps.new_id(),
-            requester=requester,
-            principal_arn=checked.identity.principal.arn,
-            session_name=checked.identity.session,
-            profile=profile.name,
-            cluster=cluster.name,
-            namespace=namespace,
-            duration=command.duration,
-            reason=command.reason,
-            status=GrantStatus.PENDING,
-            created_at=now,
-            pending_until=now + profile.pending_timeout,
+        grant = checked.new_request(
+            deps.new_id(), requester, command, now=now, pending_until=now + profile.pending_timeout
         )
         note(grant_id=grant.id, cluster=grant.cluster)
-        created = AuditEvent(
-            now,
-            requester,
-            "request.created",
-            grant.id,
-            f"{profile.name} {format_duration(grant.duration)} ns={namespace}",
-        )
+        created = transitions.request_created(grant)
         also: tuple[AuditEvent, ...] = ()
         if profile.auto_approve is not None and profile.auto_approves(
             deps.is_member(requester, profile.auto_approve.requesters), grant.duration
@@ -94,6 +76,31 @@ class CheckedRequest:
     cluster: ClusterConfig
     namespace: str
     identity: Identity
+
+    def new_request(
+        self,
+        grant_id: str,
+        requester: str,
+        command: GrantCommand,
+        *,
+        now: datetime,
+        pending_until: datetime,
+    ) -> Grant:
+        """The request as the checks found it: pending, for `command`'s duration and reason."""
+        return Grant(
+            id=grant_id,
+            requester=requester,
+            principal_arn=self.identity.principal.arn,
+            session_name=self.identity.session,
+            profile=self.profile.name,
+            cluster=self.cluster.name,
+            namespace=self.namespace,
+            duration=command.duration,
+            reason=command.reason,
+            status=GrantStatus.PENDING,
+            created_at=now,
+            pending_until=pending_until,
+        )
 
 
 def check_request(
