@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 from bot.domain.grants import SYSTEM, AuditEvent, Grant, GrantStatus
 from bot.domain.notices import Notice, NoticeKind
-from bot.domain.transitions import GrantTransition, request_created
+from bot.domain.transition_values import GrantTransition
+from bot.domain.transitions import request_created
 
 #: Every state a break-glass grant can be in: it is never pending (nor denied, timed out…).
 _DECIDED = frozenset(GrantStatus) - {GrantStatus.PENDING}

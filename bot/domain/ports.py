@@ -10,7 +10,7 @@ from bot.domain.grants import AuditEvent, Extension, Grant, GrantRef, MappedIden
 from bot.domain.notices import Notice
 from bot.domain.principals import Identity, Principal
 from bot.domain.rbac import RbacGrant
-from bot.domain.transitions import ExtensionTransition, GrantTransition
+from bot.domain.transition_values import ExtensionTransition, GrantTransition
 
 
 class Clock(Protocol):

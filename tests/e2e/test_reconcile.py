@@ -18,7 +18,7 @@ from bot.domain.durations import parse_duration
 from bot.domain.grants import GrantStatus
 from bot.domain.ports import OwnedClusterState
 from bot.domain.rbac import MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from bot.domain.transitions import GrantTransition
+from bot.domain.transition_values import GrantTransition
 from bot.policy_file import parse_policy
 from bot.services.decide import DecideRequest
 from bot.services.deps import Deps

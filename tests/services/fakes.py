@@ -27,7 +27,7 @@ from bot.domain.ports import OwnedClusterState
 from bot.domain.principals import Identity, Principal
 from bot.domain.rbac import RbacGrant
 from bot.domain.retry import Retry
-from bot.domain.transitions import ExtensionTransition, GrantTransition
+from bot.domain.transition_values import ExtensionTransition, GrantTransition
 from bot.policy_file import parse_policy
 from bot.services.deps import Deps
 from tests.support.clock import FakeClock

@@ -17,7 +17,7 @@ from bot.domain.durations import parse_duration
 from bot.domain.errors import TransientError
 from bot.domain.grants import SYSTEM, Grant, GrantStatus
 from bot.domain.refusals import AlreadyDecided, ApprovalAlreadyCounted, OwnDecision
-from bot.domain.transitions import GrantTransition
+from bot.domain.transition_values import GrantTransition
 from bot.policy_file import parse_policy
 from bot.services.activate import ActivateGrant
 from bot.services.decide import DecideRequest

@@ -44,7 +44,7 @@ from bot.domain.grants import (
     MappedVia,
 )
 from bot.domain.notices import Notice, home_refresh
-from bot.domain.transitions import ExtensionTransition, GrantTransition
+from bot.domain.transition_values import ExtensionTransition, GrantTransition
 
 
 def _in(statuses: Collection[GrantStatus]) -> ColumnElement[bool]:
