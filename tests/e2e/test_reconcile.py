@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from bot.adapters.storage.engine import make_engine
 from bot.adapters.storage.repository import SqlGrantStore
 from bot.domain.commands import GrantCommand
 from bot.domain.durations import parse_duration
-from bot.domain.grants import GrantStatus
+from bot.domain.grants import AuditEvent, GrantStatus
 from bot.domain.ports import OwnedClusterState
 from bot.domain.rbac import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from bot.domain.transition_values import GrantTransition
@@ -108,7 +109,12 @@ def test_reapplies_missing_pieces_removes_orphans_and_leaves_foreign_objects(
     assert not kube_env.settled_can(username(USERS[0]), [], "list", "pods", "default", expect=False)
     # The database ends a grant while its binding stays (as if the revoke never reached it).
     deps.store.apply(
-        GrantTransition(ended, frozenset({GrantStatus.ACTIVE}), {"status": GrantStatus.ENDED})
+        GrantTransition(
+            ended,
+            frozenset({GrantStatus.ACTIVE}),
+            {"status": GrantStatus.ENDED},
+            AuditEvent(datetime.now(UTC), "test", "grant.ended", ended),
+        )
     )
     # An orphan the bot owns, and a foreign binding with no label.
     for name, labels in (
