@@ -33,7 +33,7 @@ from bot.adapters.slack.outbox import OutboxWorker
 from bot.adapters.storage import migrate
 from bot.adapters.storage.engine import make_engine
 from bot.adapters.storage.repository import SqlGrantStore
-from bot.adapters.web.priority import AcksFirst
+from bot.adapters.web.priority import Precedence
 from bot.config import Settings
 from bot.domain.clock import SystemClock
 from bot.domain.errors import EksAccessError
@@ -76,8 +76,12 @@ def open_database(settings: Settings, *, migrate_in_child: bool = False) -> Engi
     else:
         migrate.upgrade(settings.database_url)
     # Every decision thread may hold a connection at once, beside the listeners, the answers,
-    # the scheduler's jobs and the outbox: room for all of them, opened only when needed.
-    return make_engine(settings.database_url, max_overflow=settings.decision_threads + 10)
+    # the scheduler's jobs and the outbox: room for all of them, opened only when first needed
+    # and then kept (a connection opened past the pool's size is closed after each use, and
+    # opening one costs more than the transaction it serves).
+    return make_engine(
+        settings.database_url, pool_size=settings.decision_threads + 10, max_overflow=10
+    )
 
 
 def build_core(
@@ -141,7 +145,7 @@ class Server:
     metrics: Metrics
     app: App
     work: WorkPools
-    acks: AcksFirst
+    acks: Precedence
 
     def start_scheduler(self) -> None:
         deps = self.core.deps
@@ -190,18 +194,22 @@ def build_server(settings: Settings) -> Server:
         metrics=metrics,
     )
     core.store.on_applied = metrics.applied
+    # Approvals go before the messages about them: a burst of approvals is applied first,
+    # and the outbox's deliveries (the Home views, the thread replies…) follow.
+    approvals_first = Precedence(max_wait=0.25)
     outbox = OutboxWorker(
         core.store,
         SlackDelivery(client, policy, core.store, HomeTab(core.deps, client).publish),
         core.deps.clock,
         give_up_after=timedelta(seconds=settings.scheduler.give_up_after),
         on_failure=metrics.delivery_failed,
+        before_each=approvals_first.wait_turn,
     )
-    acks = AcksFirst()
+    acks = Precedence()
     work = WorkPools(
         answers=work_pool(2, "answers", before_each=acks.wait_turn),
         # An approval's latency is what users wait on, and it waits mostly on its cluster.
-        decisions=work_pool(settings.decision_threads, "decisions"),
+        decisions=work_pool(settings.decision_threads, "decisions", goes_first=approvals_first),
     )
     app = build_app(settings.slack, client, core.deps, work)
     return Server(core, scheduler, outbox, metrics, app, work, acks)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 import time
 
-from bot.adapters.web.priority import AcksFirst
+from bot.adapters.web.priority import Precedence
 
 
 def test_answer_waits_for_acks_in_flight_then_runs() -> None:
-    acks = AcksFirst(max_wait=5)
+    acks = Precedence(max_wait=5)
     acks.enter()
     started = threading.Event()
 
@@ -26,7 +26,7 @@ def test_answer_waits_for_acks_in_flight_then_runs() -> None:
 
 
 def test_answer_is_never_starved_past_the_bound() -> None:
-    acks = AcksFirst(max_wait=0.2)
+    acks = Precedence(max_wait=0.2)
     acks.enter()  # an ack that never ends
     t = time.monotonic()
     acks.wait_turn()

@@ -18,6 +18,7 @@ from bot.adapters.slack import actions, break_glass, commands, end_buttons, requ
 from bot.adapters.slack import home as home_tab
 from bot.adapters.slack.clicker import Answer
 from bot.adapters.slack.home import HomeTab
+from bot.adapters.web.priority import Precedence
 from bot.config import SlackSettings
 from bot.services.deps import Deps
 from bot.services.log_context import note, scope
@@ -91,14 +92,21 @@ def _not_the_unused_token_warning(record: logging.LogRecord) -> bool:
 class WorkPool(ThreadPoolExecutor):
     """The work after an ack. A failure is logged: nobody waits on these futures.
 
-    `before_each`, if given, runs before each job (answers yield to acks in flight). A job
-    runs with the log fields of the work that submitted it, in a scope of its own."""
+    `before_each`, if given, runs before each job (answers yield to acks in flight);
+    `goes_first`, if given, counts this pool's jobs from submission to end as work that goes
+    first (the outbox yields to approvals in flight). A job runs with the log fields of the
+    work that submitted it, in a scope of its own."""
 
     def __init__(
-        self, *args: Any, before_each: Callable[[], None] | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        before_each: Callable[[], None] | None = None,
+        goes_first: Precedence | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.before_each = before_each
+        self.goes_first = goes_first
         self._in_flight: set[Future[Any]] = set()
         self._in_flight_lock = threading.Lock()
 
@@ -113,7 +121,14 @@ class WorkPool(ThreadPoolExecutor):
                     log.exception("work after an ack failed")
                     return None
 
-        future = super().submit(contextvars.copy_context().run, logged)
+        if self.goes_first is not None:
+            self.goes_first.enter()
+        try:
+            future = super().submit(contextvars.copy_context().run, logged)
+        except BaseException:
+            if self.goes_first is not None:
+                self.goes_first.leave()
+            raise
         with self._in_flight_lock:
             self._in_flight.add(future)
         future.add_done_callback(self._done)
@@ -122,6 +137,8 @@ class WorkPool(ThreadPoolExecutor):
     def _done(self, future: Future[Any]) -> None:
         with self._in_flight_lock:
             self._in_flight.discard(future)
+        if self.goes_first is not None:
+            self.goes_first.leave()
 
     def drain(self, deadline: float) -> None:
         """Take no more work; wait for what was submitted, until `deadline` (monotonic)."""
@@ -133,9 +150,17 @@ class WorkPool(ThreadPoolExecutor):
             log.warning("stopping with %d job(s) of %s unfinished", len(late), self)
 
 
-def work_pool(threads: int, name: str, before_each: Callable[[], None] | None = None) -> WorkPool:
+def work_pool(
+    threads: int,
+    name: str,
+    before_each: Callable[[], None] | None = None,
+    goes_first: Precedence | None = None,
+) -> WorkPool:
     return WorkPool(
-        max_workers=threads, thread_name_prefix=f"eks-access-{name}", before_each=before_each
+        max_workers=threads,
+        thread_name_prefix=f"eks-access-{name}",
+        before_each=before_each,
+        goes_first=goes_first,
     )
 
 

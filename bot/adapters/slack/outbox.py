@@ -13,6 +13,7 @@ undelivered after `give_up_after`, is given up with an audit event on the grant.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Protocol
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(seconds=5)
 #: Notices read per pass.
 BATCH = 200
+#: Seconds of a pass in which deliveries give way to approvals in flight (`before_each`):
+#: a burst of approvals is applied first, and no message waits much longer for it.
+YIELDING = 3.0
 #: Slack errors that mean "try again later".
 _TRANSIENT = frozenset(
     {"ratelimited", "service_unavailable", "fatal_error", "internal_error", "request_timeout"}
@@ -51,8 +55,12 @@ class OutboxWorker:
         *,
         give_up_after: timedelta = timedelta(hours=2),
         on_failure: Callable[[str, bool], None] | None = None,
+        before_each: Callable[[], None] | None = None,
     ) -> None:
-        """`on_failure(kind, given_up)`: told of every failed try (the metrics count them)."""
+        """`on_failure(kind, given_up)`: told of every failed try (the metrics count them);
+        `before_each()`: runs before each delivery, for at most YIELDING seconds of a pass
+        (it waits, boundedly, while approvals are in flight)."""
+        self.before_each = before_each
         self.store = store
         self.delivery = delivery
         self.clock = clock
@@ -65,6 +73,7 @@ class OutboxWorker:
         waiting: set[str] = set()  # grants with an earlier notice still owed
         delivered = 0
         owed_now = self.store.owed(limit=BATCH)
+        yield_until = time.monotonic() + YIELDING
         for i, owed in enumerate(owed_now):
             grant_id = owed.notice.grant_id
             if grant_id in waiting or owed.due_at > now:
@@ -73,6 +82,8 @@ class OutboxWorker:
             if _superseded(owed, owed_now[i + 1 :]):
                 self.store.delivered(owed.id, now)  # a later update shows the same message
                 continue
+            if self.before_each is not None and time.monotonic() < yield_until:
+                self.before_each()
             try:
                 with scope(grant_id=grant_id, actor=SYSTEM):
                     self.delivery.deliver(owed.notice)

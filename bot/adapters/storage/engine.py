@@ -20,6 +20,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):  # one connection per thread: no pool
             kwargs.pop("max_overflow", None)
+            kwargs.pop("pool_size", None)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )

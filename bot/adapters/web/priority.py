@@ -1,8 +1,10 @@
-"""Acks before answers.
+"""Work that goes first, and work that waits for it.
 
 Slack wants an ack within 3 s; the answer that follows may come much later (a response URL
-stays valid for 30 minutes). Under load both compete for the same CPU and GIL, so deferred
-answers wait, briefly and boundedly, while requests are still being acked.
+stays valid for 30 minutes). Likewise an approval is waited on by the person who asked, while
+the messages about it may follow a moment later. Under load both compete for the same CPU and
+GIL, so the work that can wait does, briefly and boundedly, while the work that goes first is
+in flight: answers wait for acks, and the outbox's deliveries for approvals.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 import threading
 
 
-class AcksFirst:
+class Precedence:
     def __init__(self, max_wait: float = 0.5) -> None:
-        #: An answer never waits longer than this for the acks to drain.
+        #: Work that waits never waits longer than this (each time) for the first to drain.
         self.max_wait = max_wait
         self._in_flight = 0
         self._idle = threading.Condition()

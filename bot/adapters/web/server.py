@@ -10,7 +10,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.adapters.metrics import CONTENT_TYPE
-from bot.adapters.web.priority import AcksFirst
+from bot.adapters.web.priority import Precedence
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -37,7 +37,7 @@ def operations_app(healthy: Callable[[], bool], metrics: Callable[[], bytes]) ->
 
 
 def wsgi_app(
-    app: App, healthy: Callable[[], bool], metrics: Callable[[], bytes], acks: AcksFirst
+    app: App, healthy: Callable[[], bool], metrics: Callable[[], bytes], acks: Precedence
 ) -> WsgiApp:
     slack = SlackRequestHandler(app, path="/slack/events")
     operations = operations_app(healthy, metrics)
