@@ -245,10 +245,8 @@ def verify_safe_edit(before: dict[str, str], after: dict[str, str]) -> None:
 def _verify_foreign_items(
     key: ListKey, before: dict[str, str], old: Reading, after: dict[str, str], new: Reading
 ) -> None:
-    old_items = _foreign_items(key, before, old, "cannot be read")
-    new_items = _foreign_items(key, after, new, "would not parse")
-    old_forms = [text_edits.canonical(i) for i in old_items]
-    new_forms = [text_edits.canonical(i) for i in new_items]
+    old_items, old_forms = _foreign_items(key, before, old, "cannot be read")
+    _, new_forms = _foreign_items(key, after, new, "would not parse")
     if old_forms != new_forms:
         lost = next(
             (i for i, f in zip(old_items, old_forms, strict=True) if f not in new_forms), None
@@ -260,19 +258,24 @@ def _verify_foreign_items(
         )
 
 
-def _foreign_items(key: ListKey, data: dict[str, str], reading: Reading, fails: str) -> list[Any]:
-    """The parsed items of list `key` that are not the bot's own entries."""
+def _foreign_items(
+    key: ListKey, data: dict[str, str], reading: Reading, fails: str
+) -> tuple[list[Any], list[Any]]:
+    """The parsed items of list `key` that are not the bot's own entries, and their
+    canonical forms."""
     listing = reading.list(key)
     try:
         if listing.problem is not None:
             raise text_edits.ListUnreadable(f"for the authenticator {listing.problem}")
         items = text_edits.load_list(data.get(key, ""))
+        forms = text_edits.canonical_items(data.get(key, ""))
     except text_edits.ListUnreadable as error:
         raise AwsAuthUnsafeEdit(f"Refusing to write aws-auth: {key} {fails}, {error}.") from error
     if len(items) != len(listing.entries):  # one node tree, so this would be a bug
         raise AwsAuthUnsafeEdit(f"Refusing to write aws-auth: {key} reads two different ways.")
     owned = {e.index for e in listing.entries if e.owned}
-    return [item for n, item in enumerate(items) if n not in owned]
+    foreign = [n for n in range(len(items)) if n not in owned]
+    return [items[n] for n in foreign], [forms[n] for n in foreign]
 
 
 def _require_readable(

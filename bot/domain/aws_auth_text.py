@@ -48,6 +48,17 @@ def load_list(text: str) -> list[Any]:
     return _parse(text)[1]
 
 
+def canonical_items(text: str) -> tuple[Any, ...]:
+    """`canonical` of each entry of a list value, in order (cached with the parse: one edit
+    compares the same texts several times, and the list written is the next one read)."""
+    return _canonical_items(text)
+
+
+@functools.lru_cache(maxsize=8)
+def _canonical_items(text: str) -> tuple[Any, ...]:
+    return tuple(canonical(item) for item in load_list(text))
+
+
 def canonical(value: Any) -> Any:
     """A hashable form of a parsed value in which equal means the same YAML content.
 
@@ -101,7 +112,7 @@ def flow_text(entry: Any) -> str | None:
 
 def appended(text: str, *entries: dict[str, Any]) -> str:
     """`text` with `entries` added as the last items, in their order."""
-    node, items = _parse(text)
+    node = _parse(text)[0]
     lines = [flow_text(entry) for entry in entries]
     for entry, line in zip(entries, lines, strict=True):
         if line is None:
@@ -116,7 +127,7 @@ def appended(text: str, *entries: dict[str, Any]) -> str:
     elif isinstance(node, yaml.SequenceNode) and not node.flow_style and node.value:
         indent = " " * node.start_mark.column
         candidate = _with_final_newline(text, newline)
-    expected = [*items, *entries]
+    expected = (*canonical_items(text), *(canonical(entry) for entry in entries))
     if candidate is not None:
         candidate += "".join(f"{indent}- {line}{newline}" for line in lines)
         if _holds(candidate, expected):
@@ -128,9 +139,9 @@ def appended(text: str, *entries: dict[str, Any]) -> str:
 def removed(text: str, drop: Collection[int]) -> str:
     """`text` without the items at the positions `drop`; `text` itself when there are none."""
     node, items = _parse(text)
-    kept = [item for n, item in enumerate(items) if n not in drop]
-    if len(kept) == len(items):
+    if not any(0 <= n < len(items) for n in drop):
         return text
+    kept = tuple(form for n, form in enumerate(canonical_items(text)) if n not in drop)
     candidate = _without_own_lines(text, node, items, drop)
     if candidate is not None and _holds(candidate, kept):
         return candidate
@@ -177,14 +188,16 @@ def _block_style(node: yaml.Node, copies: dict[int, yaml.Node]) -> yaml.Node:
     return node
 
 
-def _holds(candidate: str, expected: list[Any]) -> bool:
+def _holds(candidate: str, expected: tuple[Any, ...]) -> bool:
+    """Whether `candidate` reads back as exactly the entries whose canonical forms are
+    `expected`."""
     try:
-        return bool(canonical(load_list(candidate)) == canonical(expected))
+        return canonical_items(candidate) == expected
     except ListUnreadable:
         return False
 
 
-def _verified(text: str, expected: list[Any]) -> str:
+def _verified(text: str, expected: tuple[Any, ...]) -> str:
     if not _holds(text, expected):
         raise EditFailed("the rewritten list does not read back as the expected entries")
     return text
