@@ -27,6 +27,10 @@ def api_client_from_kubeconfig(path: str, context: str | None = None) -> ApiClie
     # Worker threads share one client; urllib3's default of one pooled connection per host
     # would make every concurrent call open and drop a fresh TLS connection.
     cfg.connection_pool_maxsize = 8
+    # The proxy the environment names (HTTPS_PROXY…, usually none), resolved once: a token
+    # kubeconfig's refresh hook sets the host again before every request, and the client
+    # would then read the whole environment again for its proxy each time.
+    cfg.proxy = cfg.proxy
     return ApiClient(cfg)
 
 
