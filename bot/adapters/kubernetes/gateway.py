@@ -8,7 +8,7 @@ from kubernetes import client
 
 from bot.adapters.kubernetes.aws_auth_mapper import AwsAuthMapper
 from bot.adapters.kubernetes.aws_auth_store import AwsAuthStore
-from bot.adapters.kubernetes.rbac import RbacStore
+from bot.adapters.kubernetes.rbac import ROLE_FRESH_FOR, RbacStore
 from bot.adapters.kubernetes.retry import ConflictBackoff
 from bot.domain.errors import PermanentError
 from bot.domain.grants import MappedIdentity
@@ -36,6 +36,8 @@ class KubernetesClusterGateway:
     create_aws_auth: whether a missing aws-auth may be created (see `AwsAuthStore`).
     request_timeout: seconds per API call, (connect, read); a hung apiserver becomes a
         TransientError instead of a stuck worker.
+    role_fresh_for: seconds a profile Role found as it should be is not read again
+        (`bot.adapters.kubernetes.rbac.ROLE_FRESH_FOR`).
     """
 
     def __init__(
@@ -46,6 +48,7 @@ class KubernetesClusterGateway:
         refuse_new_mappings: PermanentError | None = None,
         create_aws_auth: bool = False,
         request_timeout: float | tuple[float, float] = (5.0, 30.0),
+        role_fresh_for: float = ROLE_FRESH_FOR,
     ) -> None:
         backoff = ConflictBackoff()
         self.mapper = mapper or AwsAuthMapper(
@@ -56,7 +59,12 @@ class KubernetesClusterGateway:
                 request_timeout=request_timeout,
             )
         )
-        self._rbac = RbacStore(api_client, backoff=backoff, request_timeout=request_timeout)
+        self._rbac = RbacStore(
+            api_client,
+            backoff=backoff,
+            request_timeout=request_timeout,
+            role_fresh_for=role_fresh_for,
+        )
         self._refusal = refuse_new_mappings
 
     def ensure_mapping(self, identity: Identity) -> MappedIdentity:

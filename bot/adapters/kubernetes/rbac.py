@@ -8,6 +8,9 @@ activation, revoke and reconcile can repeat it after a crash or a timeout.
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from typing import Any
 
 from kubernetes import client
@@ -33,6 +36,11 @@ from bot.domain.rbac import (
 
 RbacObject = client.V1Role | client.V1RoleBinding
 
+#: Seconds a profile Role found as it should be is not read again before the next grant of
+#: that profile: a burst of approvals reads it once, not once each. A Role someone deleted
+#: is put back by the first grant after that; reconcile puts back what its grants need.
+ROLE_FRESH_FOR = 10.0
+
 
 def is_owned(obj: RbacObject) -> bool:
     return _labels(obj).get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
@@ -45,9 +53,14 @@ class RbacStore:
         *,
         backoff: ConflictBackoff | None = None,
         request_timeout: float | tuple[float, float] = (5.0, 30.0),
+        role_fresh_for: float = ROLE_FRESH_FOR,
     ) -> None:
         self._rbac = client.RbacAuthorizationV1Api(api_client)  # the calls off the hot paths
         self._calls = DirectCalls(api_client, request_timeout)
+        self._role_fresh_for = role_fresh_for
+        #: (namespace, name) -> (the manifest found in place, when: monotonic seconds)
+        self._roles_seen: dict[tuple[str, str], tuple[str, float]] = {}
+        self._roles_lock = threading.Lock()
         self._backoff = backoff or ConflictBackoff()
         self._timeout = request_timeout
 
@@ -62,9 +75,25 @@ class RbacStore:
         first would not be limited by the bot's `bind` permission.
         """
         role = role_manifest(rbac)
-        if role is not None:
+        if role is not None and not self._role_is_fresh(role):
+            where = (role["metadata"]["namespace"], role["metadata"]["name"])
+            with self._roles_lock:
+                self._roles_seen.pop(where, None)  # until this check succeeds
             self._ensure_role(client.V1Role.model_validate(role))
+            with self._roles_lock:
+                self._roles_seen[where] = (_key_of(role), time.monotonic())
         self._ensure_binding(role_binding_manifest(rbac))
+
+    def _role_is_fresh(self, role: dict[str, Any]) -> bool:
+        """Whether this very Role was found (or made) as it should be moments ago."""
+        meta = role["metadata"]
+        with self._roles_lock:
+            seen = self._roles_seen.get((meta["namespace"], meta["name"]))
+        return (
+            seen is not None
+            and seen[0] == _key_of(role)
+            and time.monotonic() - seen[1] < self._role_fresh_for
+        )
 
     def delete_rbac(self, grant_id: str, namespace: str) -> None:
         """Delete the grant's RoleBinding; one that is already gone counts as deleted.
@@ -237,6 +266,10 @@ class RbacStore:
             f"Could not update {what}: it was changed by someone else "
             f"{self._backoff.attempts} times in a row; will try again later"
         )
+
+
+def _key_of(manifest: dict[str, Any]) -> str:
+    return json.dumps(manifest, sort_keys=True)
 
 
 def _meta(obj: RbacObject) -> client.V1ObjectMeta:

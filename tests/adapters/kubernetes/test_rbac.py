@@ -145,10 +145,12 @@ def test_changed_subject_and_expiry_update_the_binding_in_place(
     assert annotations_of(after)[EXPIRES_ANNOTATION] == later.isoformat()
 
 
-def test_profile_role_drift_is_repaired(
-    kube_env: KubeEnv, bot_gateway: KubernetesClusterGateway
+def test_profile_role_drift_is_repaired_by_the_next_grant_once_it_is_not_fresh(
+    kube_env: KubeEnv, aws_auth_reset: dict[str, str]
 ) -> None:
     alice = principal("dev-alice")
+    api_client = api_client_from_kubeconfig(kube_env.bot_kubeconfig)
+    bot_gateway = KubernetesClusterGateway(api_client, role_fresh_for=0.0)
     bot_gateway.ensure_rbac(pods_read_grant("drift222", alice))
     rbac = _rbac(kube_env)
     role = rbac.read_namespaced_role(role_name("pods-read"), "default")
@@ -159,6 +161,27 @@ def test_profile_role_drift_is_repaired(
 
     assert _can_list_pods(kube_env, alice.username, expect=True)
     assert not kube_env.settled_can(alice.username, [], "get", "secrets", "default", expect=False)
+    api_client.close()
+
+
+def test_a_burst_of_grants_of_one_profile_reads_its_role_once(
+    kube_env: KubeEnv, aws_auth_reset: dict[str, str]
+) -> None:
+    cfg = api_client_from_kubeconfig(kube_env.bot_kubeconfig).configuration
+    counting = CountingApiClient(cfg)
+    gateway = KubernetesClusterGateway(counting)
+    people = [principal(f"burst-{n}") for n in range(5)]
+    for n, who in enumerate(people):
+        gateway.ensure_rbac(pods_read_grant(f"burst00{n}", who))
+    role_path = (
+        f"/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles/{role_name('pods-read')}"
+    )
+    role_reads = [c for c in counting.calls if c[0] == "GET" and c[1].endswith(role_path)]
+    assert len(role_reads) == 1  # the first grant checks it; the next four find it fresh
+    assert [c[0] for c in counting.calls if "rolebindings" in c[1]] == ["POST"] * 5
+    for who in people:
+        assert _can_list_pods(kube_env, who.username, expect=True)
+    counting.close()
 
 
 def test_foreign_objects_under_the_bots_names_are_never_touched(
