@@ -44,24 +44,26 @@ class ReconcileCluster:
         namespaces = {ns for p in deps.policy.profiles.values() for ns in p.namespaces}
         state = gateway.owned_state(namespaces)
         refs = deps.store.access_refs(cluster)
-        live = {r.id: r for r in refs}
-        needed = {_key(r.principal_arn) for r in refs}
-        mapped = {_key(arn) for arn in state.mapped_arns}
+        live = {r.id for r in refs}
+        key = _Keys()  # many grants share a principal (a team's role): each ARN parsed once
+        needed = {key(r.principal_arn) for r in refs}
+        mapped = {key(arn) for arn in state.mapped_arns}
         now = deps.clock.now()
+        no_bindings: set[str] = set()
         for ref in refs:
             profile = deps.policy.profiles.get(ref.profile)
             if ref.status is not GrantStatus.ACTIVE or profile is None or not ref.k8s_username:
                 continue  # activation in progress: the sweep owns it
-            identity = ref.identity
-            missing_binding = ref.id not in state.bindings.get(ref.namespace, set())
+            missing_binding = ref.id not in state.bindings.get(ref.namespace, no_bindings)
             # Only a mapping the bot made itself is the bot's to put back.
             missing_mapping = (
-                identity.principal.key not in mapped
+                key(ref.principal_arn) not in mapped
                 and ref.mapped_via is not None
                 and ref.mapped_via.owned
             )
             if not (missing_binding or missing_mapping):
                 continue
+            identity = ref.identity
             try:
                 if missing_mapping:
                     gateway.ensure_mapping(identity)
@@ -83,8 +85,9 @@ class ReconcileCluster:
                 )
             except EksAccessError as e:
                 report.errors.append(f"{ref.id}: {e}")
+        del refs  # the read below may hold as many again: not both at once
         for namespace, grant_ids in state.bindings.items():
-            for grant_id in grant_ids - live.keys():
+            for grant_id in grant_ids - live:
                 self._remove(
                     report,
                     report.removed_bindings,
@@ -93,12 +96,12 @@ class ReconcileCluster:
                     grant_id,
                     namespace,
                 )
-        orphans = [arn for arn in state.mapped_arns if _key(arn) not in needed]
+        orphans = [arn for arn in state.mapped_arns if key(arn) not in needed]
         if orphans:
             # Read once more: a grant of the same principal may have started activating since.
-            still = {_key(r.principal_arn) for r in deps.store.access_refs(cluster)}
+            still = {key(r.principal_arn) for r in deps.store.access_refs(cluster)}
             for arn in orphans:
-                if _key(arn) not in still:
+                if key(arn) not in still:
                     self._remove(
                         report,
                         report.removed_mappings,
@@ -126,6 +129,15 @@ class ReconcileCluster:
             report.errors.append(f"{what}: {e}")
 
 
-def _key(arn: str) -> str:
-    """aws-auth holds role ARNs without their path, access entries with it: compare principals."""
-    return Principal.parse(arn).key
+class _Keys:
+    """aws-auth holds role ARNs without their path, access entries with it: principals are
+    compared by key, each ARN parsed once per pass."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, str] = {}
+
+    def __call__(self, arn: str) -> str:
+        found = self._known.get(arn)
+        if found is None:
+            found = self._known[arn] = Principal.parse(arn).key
+        return found
