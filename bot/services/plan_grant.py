@@ -7,7 +7,6 @@ from typing import Any
 
 from bot.domain.commands import Command, GrantCommand
 from bot.domain.durations import format_duration
-from bot.domain.grants import Grant, GrantStatus
 from bot.domain.manifests import role_binding_manifest, role_manifest
 from bot.domain.plan import rbac_for_grant
 from bot.domain.policy import ClusterConfig, Policy, group_ids, names_member
@@ -45,19 +44,8 @@ def plan_grant(
 
     checked = check_request(policy, user, command, is_member, lambda _user: email)
     identity = checked.identity
-    grant = Grant(
-        id=PLACEHOLDER_ID,
-        requester=user,
-        principal_arn=identity.principal.arn,
-        session_name=identity.session,
-        profile=checked.profile.name,
-        cluster=checked.cluster.name,
-        namespace=checked.namespace,
-        duration=command.duration,
-        reason=command.reason,
-        status=GrantStatus.PENDING,
-        created_at=now,
-        pending_until=now + checked.profile.pending_timeout,
+    grant = checked.new_request(
+        PLACEHOLDER_ID, user, command, now=now, pending_until=now + checked.profile.pending_timeout
     )
     rbac = rbac_for_grant(grant, checked.profile, identity.owned_username, now + command.duration)
     plan: dict[str, Any] = {
