@@ -5,15 +5,18 @@ good or after the bounded time."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
-from bot.adapters.slack.app import web_client
+from bot.adapters.slack.app import web_client, work_pool
 from bot.adapters.slack.delivery import SlackDelivery
 from bot.adapters.slack.outbox import MAX_BACKOFF, OutboxWorker
 from bot.adapters.storage.repository import SqlGrantStore
+from bot.adapters.web.priority import Precedence
 from bot.config import SlackSettings
 from bot.domain import transitions
 from bot.domain.grants import AuditEvent, Grant
@@ -149,3 +152,29 @@ def test_of_several_home_refreshes_of_one_user_only_the_last_is_published(
     worker.run_once()
     assert published == ["U0ALICE"]
     assert store.owed_count() == 0
+
+
+def test_deliveries_give_way_to_approvals_in_flight_and_then_go_on(
+    store: SqlGrantStore, stub: SlackStub, clock: FakeClock
+) -> None:
+    """While an approval is in the decisions pool, each delivery waits its turn (boundedly);
+    once it is done they go at once."""
+    approvals_first = Precedence(max_wait=0.2)
+    pool = work_pool(1, "decisions", goes_first=approvals_first)
+    client = web_client(SlackSettings(bot_token="xoxb-test", api_url=stub.url))
+    delivery = SlackDelivery(client, parse_policy(POLICY), store)
+    worker = OutboxWorker(store, delivery, clock, before_each=approvals_first.wait_turn)
+    request(store, clock, "abcd2345")
+    request(store, clock, "abcd2346")
+    release = threading.Event()
+    pool.submit(release.wait, 5)  # an approval still in flight
+    started = time.monotonic()
+    delivered = worker.run_once()  # two approval messages, the requester's Home once
+    waited = time.monotonic() - started
+    assert delivered == 3 and waited >= 0.2 * delivered  # each waited its bounded turn
+    release.set()
+    pool.shutdown(wait=True)
+    request(store, clock, "abcd2347")
+    started = time.monotonic()
+    assert worker.run_once() == 2  # its approval message, the Home
+    assert time.monotonic() - started < 0.2  # nothing in flight: no waiting
