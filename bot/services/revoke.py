@@ -27,10 +27,9 @@ class RevokeGrant:
         now = deps.clock.now()
         check_may_end(deps, grant, actor=actor, now=now)
         if grant.status is GrantStatus.PENDING:
-            cancelled = deps.store.apply(transitions.cancel(grant, actor=actor, now=now))
-            if cancelled is not None:
-                return cancelled
-            grant = deps.grant_or_fail(grant.id)
+            cancelled, grant = cancel_pending(deps, grant, actor=actor, now=now)
+            if cancelled:
+                return grant
         if grant.status not in (GrantStatus.ACTIVATING, GrantStatus.ACTIVE):
             if grant.status is GrantStatus.REVOKING:
                 return FinishRevocation(deps).execute(grant_id=grant.id)
@@ -42,6 +41,15 @@ class RevokeGrant:
             latest = deps.grant_or_fail(grant.id)
             raise AlreadyOver(grant.id, latest.status.label)
         return FinishRevocation(deps).execute(grant_id=grant.id)
+
+
+def cancel_pending(deps: Deps, grant: Grant, *, actor: str, now: datetime) -> tuple[bool, Grant]:
+    """Withdraw a pending request (a conditional update): (True, the request withdrawn), or
+    (False, the grant as a decision that came first left it)."""
+    cancelled = deps.store.apply(transitions.cancel(grant, actor=actor, now=now))
+    if cancelled is not None:
+        return True, cancelled
+    return False, deps.grant_or_fail(grant.id)
 
 
 def check_may_end(deps: Deps, grant: Grant, *, actor: str, now: datetime) -> None:

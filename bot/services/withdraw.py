@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from bot.domain import transitions
 from bot.domain.grants import Grant, GrantStatus
 from bot.domain.refusals import AlreadyDecided
 from bot.services.deps import Deps
-from bot.services.revoke import check_may_end
+from bot.services.revoke import cancel_pending, check_may_end
 
 
 class WithdrawRequest:
@@ -24,8 +23,7 @@ class WithdrawRequest:
         now = deps.clock.now()
         check_may_end(deps, grant, actor=actor, now=now)
         if grant.status is GrantStatus.PENDING:
-            cancelled = deps.store.apply(transitions.cancel(grant, actor=actor, now=now))
-            if cancelled is not None:
-                return cancelled
-            grant = deps.grant_or_fail(grant.id)
+            cancelled, grant = cancel_pending(deps, grant, actor=actor, now=now)
+            if cancelled:
+                return grant
         raise AlreadyDecided(grant.id, grant.status, grant.decided_by)
