@@ -8,16 +8,16 @@ from datetime import datetime, timedelta
 from bot.domain import transitions
 from bot.domain.durations import format_duration
 from bot.domain.errors import EksAccessError
-from bot.domain.grants import AuditEvent, Extension, ExtensionStatus, Grant, GrantStatus
-from bot.domain.plan import rbac_for_grant
-from bot.domain.policy import Profile
-from bot.domain.refusals import (
+from bot.domain.grant_refusals import (
     EndedBeforeExtension,
     ExtensionPending,
     ExtensionTooLong,
     NotExtendable,
     NotTheHolder,
 )
+from bot.domain.grants import AuditEvent, Extension, ExtensionStatus, Grant, GrantStatus
+from bot.domain.plan import rbac_for_grant
+from bot.domain.policy import Profile
 from bot.services.deps import Deps
 from bot.services.request_access import check_duration
 

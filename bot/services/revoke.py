@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain import transitions
+from bot.domain.grant_refusals import AlreadyOver, NotAllowedToRevoke
 from bot.domain.grants import AuditEvent, Grant, GrantStatus
-from bot.domain.refusals import AlreadyOver, NotAllowedToRevoke
 from bot.services.deps import Deps
 from bot.services.finish_revocation import FinishRevocation
 

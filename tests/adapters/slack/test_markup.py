@@ -12,7 +12,7 @@ from typing import Any, cast, get_type_hints
 import pytest
 
 from bot.adapters.slack.markup import SLACK
-from bot.domain import command_refusals, refusals
+from bot.domain import break_glass_refusals, command_refusals, grant_refusals, refusals
 from bot.domain.durations import InvalidDuration
 from bot.domain.errors import Rejected
 
@@ -28,7 +28,7 @@ SAMPLES: dict[Any, Any] = {
 
 REFUSALS = [
     cls
-    for module in (command_refusals, refusals)
+    for module in (command_refusals, refusals, grant_refusals, break_glass_refusals)
     for _, cls in inspect.getmembers(module, inspect.isclass)
     if issubclass(cls, Rejected) and cls.__module__ == module.__name__
 ]
