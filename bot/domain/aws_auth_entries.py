@@ -162,7 +162,7 @@ class ListReading:
     problem: str | None = None
 
 
-@functools.lru_cache(maxsize=8)  # an edit reads each text several times; 1 MiB takes ~1 s
+@functools.lru_cache(maxsize=4)  # an edit reads each text several times; 1 MiB takes ~1 s
 def read_list(key: ListKey, text: str | None) -> ListReading:
     """List `key` (its `data` value `text`, None when absent) as the authenticator loads it."""
     if text is None or skippable(text):

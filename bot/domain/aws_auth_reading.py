@@ -209,7 +209,7 @@ def resolve(data: dict[str, str], who: Principal | str) -> Mapping | None:
     return found.mapping
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)
 def _read(roles: str | None, users: str | None, accounts: str | None) -> Reading:
     listed = frozenset() if accounts is None or skippable(accounts) else go_strings(accounts)
     return Reading(read_list("mapRoles", roles), read_list("mapUsers", users), frozenset(listed))

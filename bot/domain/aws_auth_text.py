@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -54,7 +55,7 @@ def canonical_items(text: str) -> tuple[Any, ...]:
     return _canonical_items(text)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)
 def _canonical_items(text: str) -> tuple[Any, ...]:
     return tuple(canonical(item) for item in load_list(text))
 
@@ -112,7 +113,7 @@ def flow_text(entry: Any) -> str | None:
 
 def appended(text: str, *entries: dict[str, Any]) -> str:
     """`text` with `entries` added as the last items, in their order."""
-    node = _parse(text)[0]
+    shape = _parse(text)[0]
     lines = [flow_text(entry) for entry in entries]
     for entry, line in zip(entries, lines, strict=True):
         if line is None:
@@ -120,32 +121,32 @@ def appended(text: str, *entries: dict[str, Any]) -> str:
     newline = "\r\n" if "\r\n" in text else "\n"
     indent = ""
     candidate: str | None = None
-    if text.strip() in SKIPPABLE or isinstance(node, yaml.ScalarNode):
+    if text.strip() in SKIPPABLE or shape.kind == "scalar":
         candidate = ""
-    elif node is None:  # comments only: keep them
+    elif shape.kind == "none":  # comments only: keep them
         candidate = _with_final_newline(text, newline)
-    elif isinstance(node, yaml.SequenceNode) and not node.flow_style and node.value:
-        indent = " " * node.start_mark.column
+    elif shape.kind == "block" and shape.items:
+        indent = " " * shape.column
         candidate = _with_final_newline(text, newline)
     expected = (*canonical_items(text), *(canonical(entry) for entry in entries))
     if candidate is not None:
         candidate += "".join(f"{indent}- {line}{newline}" for line in lines)
         if _holds(candidate, expected):
             return candidate
-    own_nodes = _item_nodes(_parse("".join(f"- {line}\n" for line in lines))[0])
-    return _verified(_rendered(_item_nodes(node), own_nodes), expected)
+    own_nodes = _item_nodes(_nodes("".join(f"- {line}\n" for line in lines)))
+    return _verified(_rendered(_item_nodes(_nodes(text)), own_nodes), expected)
 
 
 def removed(text: str, drop: Collection[int]) -> str:
     """`text` without the items at the positions `drop`; `text` itself when there are none."""
-    node, items = _parse(text)
+    shape, items = _parse(text)
     if not any(0 <= n < len(items) for n in drop):
         return text
     kept = tuple(form for n, form in enumerate(canonical_items(text)) if n not in drop)
-    candidate = _without_own_lines(text, node, items, drop)
+    candidate = _without_own_lines(text, shape, items, drop)
     if candidate is not None and _holds(candidate, kept):
         return candidate
-    kept_nodes = [node for n, node in enumerate(_item_nodes(node)) if n not in drop]
+    kept_nodes = [node for n, node in enumerate(_item_nodes(_nodes(text))) if n not in drop]
     return _verified(_rendered(kept_nodes), kept)
 
 
@@ -208,18 +209,18 @@ def _item_nodes(node: yaml.Node | None) -> list[yaml.Node]:
 
 
 def _without_own_lines(
-    text: str, node: yaml.Node | None, items: list[Any], drop: Collection[int]
+    text: str, shape: _Shape, items: list[Any], drop: Collection[int]
 ) -> str | None:
     """Delete the dropped items' lines if each is exactly one line as the bot writes it."""
-    if not isinstance(node, yaml.SequenceNode) or node.flow_style:
+    if shape.kind != "block":
         return None
     lines = text.split("\n")
     doomed = set()
-    for n, (item, item_node) in enumerate(zip(items, node.value, strict=True)):
+    for n, (item, (line_no, end_line)) in enumerate(zip(items, shape.items, strict=True)):
         if n not in drop:
             continue
-        line_no, own_line = item_node.start_mark.line, flow_text(item)
-        if own_line is None or item_node.end_mark.line != line_no:
+        own_line = flow_text(item)
+        if own_line is None or end_line != line_no:
             return None
         if line_no >= len(lines) or lines[line_no].strip() != f"- {own_line}":
             return None
@@ -231,12 +232,42 @@ def _with_final_newline(text: str, newline: str) -> str:
     return text if text.endswith("\n") else text + newline
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What the edits need of a list's node tree, kept instead of the tree itself: a parsed
+    node costs about 20 times its text in memory (marks on every node), and the cache below
+    would otherwise hold eight trees of a document that may be near 1 MiB.
+
+    `kind`: "none" (blank or comments only), "scalar", "block" or "flow" (a sequence), or
+    "other" (a mapping); `column` where a block list's items start; `items`: each item's
+    first and last line (0-based), for a block list.
+    """
+
+    kind: str
+    column: int = 0
+    items: tuple[tuple[int, int], ...] = ()
+
+
+def _shape(node: yaml.Node | None) -> _Shape:
+    if node is None:
+        return _Shape("none")
+    if isinstance(node, yaml.ScalarNode):
+        return _Shape("scalar")
+    if not isinstance(node, yaml.SequenceNode):
+        return _Shape("other")
+    if node.flow_style:
+        return _Shape("flow")
+    spans = tuple((item.start_mark.line, item.end_mark.line) for item in node.value)
+    return _Shape("block", node.start_mark.column, spans)
+
+
 # One edit reads the same text several times (read, edit, check the candidate, verify); an
-# aws-auth near 1 MiB takes about half a second to parse.
-@functools.lru_cache(maxsize=8)
-def _parse(text: str) -> tuple[yaml.Node | None, list[Any]]:
+# aws-auth near 1 MiB takes about half a second to parse. Four texts cover one edit: each of
+# the two lists before and after it.
+@functools.lru_cache(maxsize=4)
+def _parse(text: str) -> tuple[_Shape, list[Any]]:
     if text.strip() in SKIPPABLE:
-        return None, []
+        return _Shape("none"), []
     try:
         loader = _LOADER(text)
         try:
@@ -247,7 +278,20 @@ def _parse(text: str) -> tuple[yaml.Node | None, list[Any]]:
     except yaml.YAMLError as error:
         raise ListUnreadable(f"it is not valid YAML: {describe_yaml_error(error)}") from error
     if value is None or value == "":
-        return node, []
+        return _shape(node), []
     if not isinstance(value, list):
         raise ListUnreadable(f"it holds {describe_value(value)} where a list is expected")
-    return node, value
+    return _shape(node), value
+
+
+def _nodes(text: str) -> yaml.Node | None:
+    """The node tree of a list that `_parse` has read (so it parses), for re-serialising it;
+    not cached (see `_Shape`), as it is needed only when a line edit does not do."""
+    if text.strip() in SKIPPABLE:
+        return None
+    loader = _LOADER(text)
+    try:
+        node: yaml.Node | None = loader.get_single_node()
+        return node
+    finally:
+        loader.dispose()
