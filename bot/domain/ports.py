@@ -153,9 +153,9 @@ class GrantStore(Protocol):
         first. The audit export reads it."""
         ...
 
-    def access_refs(self, cluster: str) -> list[GrantRef]:
-        """A few columns of every grant holding access on a cluster (reconcile reads them all
-        at once)."""
+    def access_refs(self, cluster: str, *, after: str = "", limit: int = 0) -> list[GrantRef]:
+        """A few columns of the grants holding access on a cluster, by id: those after id
+        `after`, at most `limit` of them (0: all). Reconcile reads them a page at a time."""
         ...
 
     def add_extension(

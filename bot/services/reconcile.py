@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from bot.domain.errors import EksAccessError
-from bot.domain.grants import SYSTEM, AuditEvent, GrantStatus
+from bot.domain.grants import SYSTEM, AuditEvent, GrantRef, GrantStatus
 from bot.domain.plan import rbac_for_grant
+from bot.domain.ports import GrantStore
 from bot.domain.principals import Principal
 from bot.services.deps import Deps
 from bot.services.log_context import note
@@ -43,14 +44,15 @@ class ReconcileCluster:
         gateway = deps.clusters.get(cluster)
         namespaces = {ns for p in deps.policy.profiles.values() for ns in p.namespaces}
         state = gateway.owned_state(namespaces)
-        refs = deps.store.access_refs(cluster)
-        live = {r.id for r in refs}
         key = _Keys()  # many grants share a principal (a team's role): each ARN parsed once
-        needed = {key(r.principal_arn) for r in refs}
         mapped = {key(arn) for arn in state.mapped_arns}
+        live: set[str] = set()
+        needed: set[str] = set()
         now = deps.clock.now()
         no_bindings: set[str] = set()
-        for ref in refs:
+        for ref in _refs(deps.store, cluster):
+            live.add(ref.id)
+            needed.add(key(ref.principal_arn))
             profile = deps.policy.profiles.get(ref.profile)
             if ref.status is not GrantStatus.ACTIVE or profile is None or not ref.k8s_username:
                 continue  # activation in progress: the sweep owns it
@@ -85,7 +87,6 @@ class ReconcileCluster:
                 )
             except EksAccessError as e:
                 report.errors.append(f"{ref.id}: {e}")
-        del refs  # the read below may hold as many again: not both at once
         for namespace, grant_ids in state.bindings.items():
             for grant_id in grant_ids - live:
                 self._remove(
@@ -99,7 +100,7 @@ class ReconcileCluster:
         orphans = [arn for arn in state.mapped_arns if key(arn) not in needed]
         if orphans:
             # Read once more: a grant of the same principal may have started activating since.
-            still = {key(r.principal_arn) for r in deps.store.access_refs(cluster)}
+            still = {key(r.principal_arn) for r in _refs(deps.store, cluster)}
             for arn in orphans:
                 if key(arn) not in still:
                     self._remove(
@@ -127,6 +128,26 @@ class ReconcileCluster:
             )
         except EksAccessError as e:
             report.errors.append(f"{what}: {e}")
+
+
+#: Grants read per query: a pass over 10,000 grants holds a page of them at a time, not all.
+PAGE = 1000
+
+
+def _refs(store: GrantStore, cluster: str) -> Iterator[GrantRef]:
+    """Every grant holding access on `cluster`, a page at a time, by id.
+
+    Not one snapshot, and it need not be: a binding or mapping the pass found in the cluster
+    belongs to a grant that held access then and holds it until that object is deleted by its
+    own revocation, so it is on some page; a grant that ends meanwhile is removed again.
+    """
+    after = ""
+    while True:
+        page = store.access_refs(cluster, after=after, limit=PAGE)
+        yield from page
+        if len(page) < PAGE:
+            return
+        after = page[-1].id
 
 
 class _Keys:

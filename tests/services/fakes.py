@@ -149,7 +149,11 @@ class FakeStore:
         found = [g for g in list(self.grants.values()) if g.ended_at is None or g.ended_at >= at]
         return sorted(found, key=lambda g: (g.created_at, g.id))
 
-    def access_refs(self, cluster: str) -> list[GrantRef]:
+    def access_refs(self, cluster: str, *, after: str = "", limit: int = 0) -> list[GrantRef]:
+        found = sorted(
+            self._grants(*HOLDS_ACCESS, when=lambda g: g.cluster == cluster and g.id > after),
+            key=lambda g: g.id,
+        )
         return [
             GrantRef(
                 g.id,
@@ -161,7 +165,7 @@ class FakeStore:
                 g.session_name,
                 g.mapped_via,
             )
-            for g in self._grants(*HOLDS_ACCESS, when=lambda g: g.cluster == cluster)
+            for g in (found[:limit] if limit else found)
         ]
 
     def add_extension(

@@ -404,3 +404,26 @@ def test_reconcile_restores_a_principals_mapping_once_for_all_its_grants() -> No
     assert cluster.calls.count("ensure_mapping") == 1
     assert report.removed_mappings == ["arn:aws:iam::111122223333:user/ghost"]
     assert cluster.calls.count("owned_state") == 1
+
+
+def test_reconcile_reads_the_grants_a_page_at_a_time_and_misses_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pages of 3 among 4 grants: every grant's binding is kept and a missing one put back,
+    exactly as with one read."""
+    from bot.services import reconcile
+
+    monkeypatch.setattr(reconcile, "PAGE", 3)
+    deps = make_deps()
+    grants = [
+        approved(deps, **({"user": user} if user else {}), namespace=ns)
+        for user in ("", "U0DAVE")
+        for ns in ("default", "payments")
+    ]
+    cluster = deps.clusters.get("dev")
+    last = max(grants, key=lambda g: g.id)  # on the second page
+    cluster.bindings.pop((last.namespace, last.id))
+    report = reconcile.ReconcileCluster(deps).execute(cluster="dev")
+    assert report.reapplied == [last.id]
+    assert report.removed_bindings == [] and report.removed_mappings == []
+    assert set(cluster.bindings) == {(g.namespace, g.id) for g in grants}

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from kubernetes import client
-
+from bot.adapters.kubernetes.direct import ROLE_BINDINGS, DirectCalls
 from bot.adapters.kubernetes.errors import KUBE_ERRORS, api_error
 from bot.domain.rbac import GRANT_ID_ANNOTATION, GRANT_ID_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
@@ -18,12 +16,7 @@ OWNED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
 
-def owned_binding_ids(
-    rbac: client.RbacAuthorizationV1Api,
-    namespace: str,
-    page_size: int,
-    timeout: float | tuple[float, float],
-) -> set[str]:
+def owned_binding_ids(calls: DirectCalls, namespace: str, page_size: int) -> set[str]:
     """Grant ids of the bot's RoleBindings in `namespace`, selected by label.
 
     Paged, and read as plain JSON rather than model objects: reconcile lists every binding of
@@ -33,17 +26,8 @@ def owned_binding_ids(
     token: str | None = None
     while True:
         try:
-            # With _preload_content=False the client hands back the raw HTTP response.
-            response: Any = rbac.list_namespaced_role_binding(
-                namespace,
-                label_selector=OWNED_SELECTOR,
-                limit=page_size,
-                _continue=token,
-                _preload_content=False,
-                _request_timeout=timeout,
-                _headers={"Accept": METADATA_ONLY},
-            )
-            page = json.loads(response.data)
+            query = {"labelSelector": OWNED_SELECTOR, "limit": page_size, "continue": token}
+            page = json.loads(calls.list_raw(ROLE_BINDINGS, namespace, query, METADATA_ONLY))
         except KUBE_ERRORS as exc:
             raise api_error(exc, f"list RoleBindings in namespace {namespace}") from exc
         for item in page.get("items") or []:

@@ -55,14 +55,12 @@ class RbacStore:
         request_timeout: float | tuple[float, float] = (5.0, 30.0),
         role_fresh_for: float = ROLE_FRESH_FOR,
     ) -> None:
-        self._rbac = client.RbacAuthorizationV1Api(api_client)  # the calls off the hot paths
         self._calls = DirectCalls(api_client, request_timeout)
         self._role_fresh_for = role_fresh_for
         #: (namespace, name) -> (the manifest found in place, when: monotonic seconds)
         self._roles_seen: dict[tuple[str, str], tuple[str, float]] = {}
         self._roles_lock = threading.Lock()
         self._backoff = backoff or ConflictBackoff()
-        self._timeout = request_timeout
 
     # -- the grant's objects ----------------------------------------------------------------
 
@@ -115,7 +113,7 @@ class RbacStore:
 
     def owned_binding_ids(self, namespace: str, page_size: int = 500) -> set[str]:
         """Grant ids of the bot's RoleBindings in `namespace` (see `inventory`)."""
-        return owned_binding_ids(self._rbac, namespace, page_size, self._timeout)
+        return owned_binding_ids(self._calls, namespace, page_size)
 
     # -- Role -------------------------------------------------------------------------------
 
@@ -134,9 +132,7 @@ class RbacStore:
             role.rules = rules
             _meta(role).labels = {**current, **labels}
             try:
-                self._rbac.replace_namespaced_role(
-                    name, namespace, role, _request_timeout=self._timeout
-                )
+                self._calls.replace(ROLES, namespace, name, role, "V1Role")
                 return
             except KUBE_ERRORS as exc:
                 if not (is_status(exc, 409) or is_status(exc, 404)):
@@ -158,9 +154,7 @@ class RbacStore:
             rules=[],
         )
         try:
-            role: client.V1Role = self._rbac.create_namespaced_role(
-                namespace, body, _request_timeout=self._timeout
-            )
+            role: client.V1Role = self._calls.create(ROLES, namespace, body, "V1Role")
         except KUBE_ERRORS as exc:
             if is_status(exc, 409):
                 return None
@@ -218,9 +212,7 @@ class RbacStore:
         _meta(existing).annotations = annotations
         name, namespace = _name(existing)
         try:
-            self._rbac.replace_namespaced_role_binding(
-                name, namespace, existing, _request_timeout=self._timeout
-            )
+            self._calls.replace(ROLE_BINDINGS, namespace, name, existing, "V1RoleBinding")
         except KUBE_ERRORS as exc:
             if is_status(exc, 409) or is_status(exc, 404):
                 return False

@@ -264,7 +264,7 @@ class SqlGrantStore(OutboxRows):
             return [grant_of(r) for r in conn.execute(query).mappings()]
 
     @db_errors
-    def access_refs(self, cluster: str) -> list[GrantRef]:
+    def access_refs(self, cluster: str, *, after: str = "", limit: int = 0) -> list[GrantRef]:
         c = grants.c
         query = select(
             c.id,
@@ -275,7 +275,12 @@ class SqlGrantStore(OutboxRows):
             c.k8s_username,
             c.session_name,
             c.mapped_via,
-        ).where(_in(HOLDS_ACCESS), c.cluster == cluster)
+        )
+        query = (
+            query.where(_in(HOLDS_ACCESS), c.cluster == cluster, c.id > after)
+            .order_by(c.id)
+            .limit(limit or None)
+        )
         with self._reads.connect() as conn:
             return [
                 GrantRef(

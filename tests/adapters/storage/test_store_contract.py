@@ -181,6 +181,9 @@ def test_queries_used_by_the_sweep(store: GrantStore) -> None:
     assert {g.id for g in holders} == {"grantaxyz", "grantbxyz", "activate"}
     assert store.access_holders(principal_arn="arn:aws:iam::1:user/a", cluster="prod") == []
     assert {r.id for r in store.access_refs("dev")} == {"grantaxyz", "grantbxyz", "activate"}
+    # by id, a page at a time
+    assert [r.id for r in store.access_refs("dev", limit=2)] == ["activate", "grantaxyz"]
+    assert [r.id for r in store.access_refs("dev", after="grantaxyz", limit=2)] == ["grantbxyz"]
 
 
 def test_extensions(store: GrantStore) -> None:
