@@ -45,6 +45,9 @@ class CrashingGateway:
         self._at("after:ensure_mapping")
         return mapped
 
+    def prepare_mapping(self, identity: Identity) -> None:
+        self.inner.prepare_mapping(identity)
+
     def remove_mapping(self, principal: Principal) -> None:
         self._at("before:remove_mapping")
         self.inner.remove_mapping(principal)

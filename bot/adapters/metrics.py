@@ -114,6 +114,9 @@ class MeteredGateway:
         with self._call("remove_mapping"):
             self.inner.remove_mapping(principal)
 
+    def prepare_mapping(self, identity: Identity) -> None:
+        self.inner.prepare_mapping(identity)  # a read started, not a call to time
+
     def ensure_rbac(self, rbac: RbacGrant) -> None:
         with self._call("ensure_rbac"):
             self.inner.ensure_rbac(rbac)

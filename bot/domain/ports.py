@@ -46,6 +46,12 @@ class ClusterGateway(Protocol):
         """Remove the bot's own mapping of `principal`, if there is one."""
         ...
 
+    def prepare_mapping(self, identity: Identity) -> None:
+        """A hint that `ensure_mapping(identity)` follows shortly (an approval is being
+        written meanwhile): the gateway may start reading what that needs. Changes nothing,
+        returns at once and never raises."""
+        ...
+
     def ensure_rbac(self, rbac: RbacGrant) -> None:
         """Create or update the grant's Role (if any) and RoleBinding."""
         ...

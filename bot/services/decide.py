@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from bot.domain import transitions
@@ -16,6 +17,8 @@ from bot.services.deps import Deps
 #: Votes lost to other votes landing at the same moment before this one gives up (each loss
 #: means another vote was counted, so a quorum of at most 10 is reached long before this).
 MAX_VOTE_ATTEMPTS = 25
+
+log = logging.getLogger(__name__)
 
 
 class DecideRequest:
@@ -42,6 +45,8 @@ class DecideRequest:
         for _ in range(MAX_VOTE_ATTEMPTS):
             _check_open(grant, actor, profile, approve, now)
             decision = self._decision(grant, profile, actor, approve, note, now)
+            if decision.changes.get("status") is GrantStatus.ACTIVATING:
+                _prepare(deps, grant)
             decided = deps.store.apply(decision)
             if decided is not None:
                 if decided.status is GrantStatus.ACTIVATING:
@@ -61,6 +66,15 @@ class DecideRequest:
         return transitions.approve(
             grant, actor=actor, note=note, now=now, lease=self.deps.retry.lease, needed=needed
         )
+
+
+def _prepare(deps: Deps, grant: Grant) -> None:
+    """Let the cluster start reading what the activation will need while the decision is
+    written (a read only: nothing is applied before the decision is)."""
+    try:
+        deps.clusters.get(grant.cluster).prepare_mapping(grant.identity)
+    except Exception:  # a hint: the activation itself reports what is wrong
+        log.debug("could not prepare the mapping of %s", grant.id, exc_info=True)
 
 
 def _check_open(grant: Grant, actor: str, profile: Profile, approve: bool, now: datetime) -> None:

@@ -228,6 +228,8 @@ class FakeCluster:
     bindings: dict[tuple[str, str], RbacGrant] = field(default_factory=dict)
     fail_next: list[Exception] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
+    #: Principal ARNs `prepare_mapping` was told of (a hint, not a step: not in `calls`).
+    prepared: list[str] = field(default_factory=list)
 
     def _step(self, name: str) -> None:
         self.calls.append(name)
@@ -242,6 +244,9 @@ class FakeCluster:
             return MappedIdentity(username, MappedVia.EXISTING)
         self.mappings[principal.mapping_arn] = identity.owned_username_template
         return MappedIdentity(identity.owned_username, MappedVia.AWS_AUTH)
+
+    def prepare_mapping(self, identity: Identity) -> None:
+        self.prepared.append(identity.principal.arn)
 
     def remove_mapping(self, principal: Principal) -> None:
         self._step("remove_mapping")

@@ -90,6 +90,19 @@ def test_a_counted_vote_is_no_longer_waiting_for_that_approver() -> None:
     assert "(2 must approve)" in answer(deps, user=ALICE, text="profiles")
 
 
+def test_only_the_deciding_approval_starts_reading_the_cluster() -> None:
+    """The vote that completes the quorum hints the cluster before its decision is written;
+    a vote short of it and a denial do not."""
+    deps = deps_with(approvals=2)
+    cluster = deps.clusters.get("dev")
+    grant, denied = request(deps), request(deps, user=CAROL)
+    vote(deps, grant, CAROL)
+    DecideRequest(deps).execute(grant_id=denied.id, actor=ERIN, approve=False)
+    assert cluster.prepared == []
+    vote(deps, grant, ERIN)
+    assert cluster.prepared == [grant.principal_arn]
+
+
 def test_one_deny_ends_a_request_that_has_approvals_already() -> None:
     deps = deps_with(approvals=3)
     grant = request(deps)

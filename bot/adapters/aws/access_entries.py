@@ -84,6 +84,9 @@ class AccessEntryMapper:
                 return  # gone already
             raise self._error(e, f"delete the access entry of {principal.arn}") from e
 
+    def prefetch(self) -> None:
+        """Nothing to read ahead: `ensure` asks EKS about the one principal it maps."""
+
     def owned_arns(self) -> set[str]:
         """Principal ARNs of the bot's own entries: a describe per entry (tags are not listed)."""
         try:

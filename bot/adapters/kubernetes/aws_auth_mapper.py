@@ -43,6 +43,9 @@ class AwsAuthMapper:
     def remove(self, principal: Principal) -> None:
         self._batches.submit(_Remove(principal), self._write)
 
+    def prefetch(self) -> None:
+        self._store.prefetch()
+
     def owned_arns(self) -> set[str]:
         data = self._store.read() or {}
         return {m.arn for m in aws_auth.owned_mappings(data)}

@@ -10,7 +10,9 @@ with `verify_safe_edit` before returning it; this module only does the I/O.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from kubernetes import client
 
@@ -24,6 +26,9 @@ NAME = "aws-auth"
 OBJECT = f"ConfigMap {NAMESPACE}/{NAME}"
 
 Edit = Callable[[dict[str, str]], dict[str, str]]
+
+#: A read started by `prefetch` serves an update taken at most this many seconds later.
+PREFETCH_FRESH = 2.0
 
 
 class AwsAuthMissing(PermanentError):
@@ -64,6 +69,27 @@ class AwsAuthStore:
         self._backoff = backoff or ConflictBackoff()
         self._create_if_missing = create_if_missing
         self._timeout = request_timeout
+        self._reader: ThreadPoolExecutor | None = None
+        #: (monotonic time it started, the read) of the read `prefetch` started, until taken.
+        self._prefetched: tuple[float, Future[client.V1ConfigMap | None]] | None = None
+        self._prefetch_lock = threading.Lock()
+        #: When this process last finished writing aws-auth (monotonic seconds).
+        self._written_at = 0.0
+
+    def prefetch(self) -> None:
+        """Start reading the ConfigMap for an `update` that follows shortly.
+
+        An approval's activation edits aws-auth right after its decision is written; the read
+        runs meanwhile instead of after it. Safe at any age: a write always sends the
+        resourceVersion it read, so a change made since turns into a 409 and a fresh read.
+        One read serves however many approvals ask for it while it runs.
+        """
+        with self._prefetch_lock:
+            if self._prefetched is not None and not self._prefetched[1].done():
+                return
+            if self._reader is None:
+                self._reader = ThreadPoolExecutor(1, thread_name_prefix="aws-auth-read")
+            self._prefetched = (time.monotonic(), self._reader.submit(self._get))
 
     def read(self) -> dict[str, str] | None:
         """The ConfigMap's `data`, or None when there is no aws-auth."""
@@ -84,12 +110,13 @@ class AwsAuthStore:
     def _update(self, edit: Edit, *, create: bool) -> dict[str, str] | None:
         backoff = self._backoff
         for attempt in range(backoff.attempts):
-            cm = self._get()
+            cm = self._prefetched_or_read() if attempt == 0 else self._get()
             if cm is None:
                 if not create:
                     return None
                 after = edit({})
                 if self._create(after):
+                    self._written_at = time.monotonic()
                     return after
             else:
                 before = dict(cm.data or {})
@@ -97,6 +124,7 @@ class AwsAuthStore:
                 if after == before:
                     return before
                 if self._replace(cm, after):
+                    self._written_at = time.monotonic()
                     return after
             if attempt + 1 < backoff.attempts:
                 backoff.wait(attempt)
@@ -104,6 +132,20 @@ class AwsAuthStore:
             f"Could not update {OBJECT}: it was changed by someone else "
             f"{backoff.attempts} times in a row; will try again later"
         )
+
+    def _prefetched_or_read(self) -> client.V1ConfigMap | None:
+        """The prefetched ConfigMap if its read started after this process last wrote it and
+        is recent, else a read now. Taken once: the next update reads for itself."""
+        with self._prefetch_lock:
+            found, self._prefetched = self._prefetched, None
+        if found is not None:
+            started, read = found
+            if self._written_at <= started and time.monotonic() - started <= PREFETCH_FRESH:
+                try:
+                    return read.result(timeout=PREFETCH_FRESH)
+                except Exception:  # the read below meets the same fault and reports it
+                    pass
+        return self._get()
 
     # -- one API call each; False means "lost a race, re-read and try again" ----------------
 

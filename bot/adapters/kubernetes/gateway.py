@@ -26,6 +26,10 @@ class IdentityMapper(Protocol):
 
     def owned_arns(self) -> set[str]: ...
 
+    def prefetch(self) -> None:
+        """Start reading what an `ensure` that follows shortly will need (or nothing)."""
+        ...
+
 
 class KubernetesClusterGateway:
     """One cluster, reached through `api_client` (from a kubeconfig or an EKS token).
@@ -74,6 +78,10 @@ class KubernetesClusterGateway:
 
     def remove_mapping(self, principal: Principal) -> None:
         self.mapper.remove(principal)
+
+    def prepare_mapping(self, identity: Identity) -> None:
+        if self._refusal is None:
+            self.mapper.prefetch()
 
     def ensure_rbac(self, rbac: RbacGrant) -> None:
         self._rbac.ensure_rbac(rbac)

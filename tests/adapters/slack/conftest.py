@@ -113,6 +113,9 @@ class AppliedCluster:
     def remove_mapping(self, principal: Principal) -> None:
         pass
 
+    def prepare_mapping(self, identity: Identity) -> None:
+        pass
+
     def ensure_rbac(self, rbac: RbacGrant) -> None:
         self.bindings[rbac.grant_id] = rbac
 

@@ -1,0 +1,112 @@
+"""An approval's aws-auth read, started while its decision is written, on a real apiserver.
+
+`prepare_mapping` only reads; the write that follows still sends the resourceVersion it read,
+so a read that has gone stale costs a 409 and a fresh read, never a lost change. Calls are
+counted at the wire.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from kubernetes import client
+
+from bot.adapters.kubernetes.aws_auth_mapper import AwsAuthMapper
+from bot.adapters.kubernetes.gateway import KubernetesClusterGateway
+from bot.domain.grants import MappedIdentity, MappedVia
+from bot.domain.principals import Identity
+from tests.adapters.kubernetes.conftest import CountingApiClient, principal, read_aws_auth
+from tests.adapters.kubernetes.test_aws_auth_batching import (
+    AWS_AUTH_PATH,
+    Gate,
+    WireApiClient,
+    assert_foreign_content_untouched,
+)
+from tests.support import aws_auth_model as model
+from tests.support.kube import KubeEnv
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.kube
+
+
+def aws_auth_calls(wire: CountingApiClient) -> list[str]:
+    return [method for method, url in wire.calls if url.endswith(AWS_AUTH_PATH)]
+
+
+def read_done(gateway: KubernetesClusterGateway) -> bool:
+    """Whether the read `prepare_mapping` started has its answer."""
+    mapper = gateway.mapper
+    assert isinstance(mapper, AwsAuthMapper)
+    started = mapper._store._prefetched
+    return started is not None and started[1].done()
+
+
+def gateway_on(kube_env: KubeEnv) -> tuple[KubernetesClusterGateway, WireApiClient]:
+    wire = WireApiClient(kube_env.bot_api_client().configuration, lambda _write: None)
+    return KubernetesClusterGateway(wire), wire
+
+
+def test_the_read_started_by_prepare_mapping_serves_the_write(
+    kube_env: KubeEnv, aws_auth_reset: dict[str, str]
+) -> None:
+    gateway, wire = gateway_on(kube_env)
+    who = principal("prefetched", kind="user")
+    gateway.prepare_mapping(Identity(who))
+    wait_until(lambda: aws_auth_calls(wire) == ["GET"], 10, "the read went out")
+    assert read_aws_auth(kube_env).data == aws_auth_reset, "a read changes nothing"
+
+    assert gateway.ensure_mapping(Identity(who)) == MappedIdentity(who.username, MappedVia.AWS_AUTH)
+    assert aws_auth_calls(wire) == ["GET", "PUT"], "no second read"
+    data = assert_foreign_content_untouched(kube_env, aws_auth_reset)
+    assert model.outcome(data, who.mapping_arn.lower()) == ("mapUsers", {(who.username, ())})
+
+
+def test_a_read_gone_stale_loses_no_one_elses_change(
+    kube_env: KubeEnv, aws_auth_reset: dict[str, str]
+) -> None:
+    """Someone edits aws-auth between the read and the write: 409, a fresh read, both kept."""
+    gateway, wire = gateway_on(kube_env)
+    who = principal("stale-read", kind="user")
+    gateway.prepare_mapping(Identity(who))
+    wait_until(lambda: read_done(gateway), 10, "the read is answered")
+    cm = read_aws_auth(kube_env)
+    theirs = "- userarn: arn:aws:iam::111122223333:user/meanwhile\n  username: meanwhile\n"
+    cm.data = {**(cm.data or {}), "mapUsers": (cm.data or {})["mapUsers"] + theirs}
+    client.CoreV1Api(kube_env.admin_api_client()).replace_namespaced_config_map(
+        "aws-auth", "kube-system", cm
+    )
+
+    gateway.ensure_mapping(Identity(who))
+    assert aws_auth_calls(wire) == ["GET", "PUT", "GET", "PUT"], "the stale write was refused"
+    data = read_aws_auth(kube_env).data or {}
+    assert theirs in data["mapUsers"]
+    assert model.outcome(data, "arn:aws:iam::111122223333:user/meanwhile") == (
+        "mapUsers",
+        {("meanwhile", ())},
+    )
+    assert model.outcome(data, who.mapping_arn.lower()) == ("mapUsers", {(who.username, ())})
+
+
+def test_a_read_older_than_the_bots_own_last_write_is_not_used(
+    kube_env: KubeEnv, aws_auth_reset: dict[str, str]
+) -> None:
+    """A read that went out while the bot was writing would only buy a 409: the next write
+    reads afresh instead."""
+    gate = Gate()
+    wire = WireApiClient(kube_env.bot_api_client().configuration, gate)
+    gateway = KubernetesClusterGateway(wire)
+    first, second = principal("writing-now", kind="user"), principal("next-one", kind="user")
+    writer = threading.Thread(target=gateway.ensure_mapping, args=(Identity(first),))
+    writer.start()
+    assert gate.reached.wait(10)  # the first write is on the wire, not yet sent
+    gateway.prepare_mapping(Identity(second))
+    wait_until(lambda: read_done(gateway), 10, "the read is answered")
+    gate.opened.set()
+    writer.join(30)
+
+    gateway.ensure_mapping(Identity(second))
+    assert aws_auth_calls(wire) == ["GET", "GET", "PUT", "GET", "PUT"], "a fresh read, no 409"
+    data = read_aws_auth(kube_env).data or {}
+    for who in (first, second):
+        assert model.outcome(data, who.mapping_arn.lower()) == ("mapUsers", {(who.username, ())})
