@@ -9,6 +9,7 @@ with `verify_safe_edit` before returning it; this module only does the I/O.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable
@@ -82,14 +83,20 @@ class AwsAuthStore:
         An approval's activation edits aws-auth right after its decision is written; the read
         runs meanwhile instead of after it. Safe at any age: a write always sends the
         resourceVersion it read, so a change made since turns into a 409 and a fresh read.
-        One read serves however many approvals ask for it while it runs.
+        One read serves however many approvals ask for it while it runs; none is started
+        while this process is writing aws-auth (it would predate that write: see
+        `_prefetched_or_read`).
         """
+        if self._writer.locked():
+            return
         with self._prefetch_lock:
             if self._prefetched is not None and not self._prefetched[1].done():
                 return
             if self._reader is None:
                 self._reader = ThreadPoolExecutor(1, thread_name_prefix="aws-auth-read")
-            self._prefetched = (time.monotonic(), self._reader.submit(self._get))
+            # in the caller's context: its log lines name the approval's grant and actor
+            read = self._reader.submit(contextvars.copy_context().run, self._get)
+            self._prefetched = (time.monotonic(), read)
 
     def read(self) -> dict[str, str] | None:
         """The ConfigMap's `data`, or None when there is no aws-auth."""
