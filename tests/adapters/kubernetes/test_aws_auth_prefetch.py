@@ -16,7 +16,7 @@ from kubernetes import client
 from bot.adapters.kubernetes.aws_auth_mapper import AwsAuthMapper
 from bot.adapters.kubernetes.gateway import KubernetesClusterGateway
 from bot.domain.grants import MappedIdentity, MappedVia
-from bot.domain.principals import Identity
+from bot.domain.principals import Identity, Principal
 from tests.adapters.kubernetes.conftest import CountingApiClient, principal, read_aws_auth
 from tests.adapters.kubernetes.test_aws_auth_batching import (
     AWS_AUTH_PATH,
@@ -49,18 +49,22 @@ def read_done(gateway: KubernetesClusterGateway) -> bool:
     return read is not None and read.done()
 
 
-def gateway_on(kube_env: KubeEnv) -> tuple[KubernetesClusterGateway, WireApiClient]:
+def read_ahead(
+    kube_env: KubeEnv, name: str
+) -> tuple[KubernetesClusterGateway, WireApiClient, Principal]:
+    """A gateway told an approval of IAM user `name` is being written, once that read is in."""
     wire = WireApiClient(kube_env.bot_api_client().configuration, lambda _write: None)
-    return KubernetesClusterGateway(wire), wire
+    gateway, who = KubernetesClusterGateway(wire), principal(name, kind="user")
+    gateway.prepare_mapping(Identity(who))
+    wait_until(lambda: read_done(gateway), 10, "the read is answered")
+    return gateway, wire, who
 
 
 def test_the_read_started_by_prepare_mapping_serves_the_write(
     kube_env: KubeEnv, aws_auth_reset: dict[str, str]
 ) -> None:
-    gateway, wire = gateway_on(kube_env)
-    who = principal("prefetched", kind="user")
-    gateway.prepare_mapping(Identity(who))
-    wait_until(lambda: aws_auth_calls(wire) == ["GET"], 10, "the read went out")
+    gateway, wire, who = read_ahead(kube_env, "prefetched")
+    assert aws_auth_calls(wire) == ["GET"]
     assert read_aws_auth(kube_env).data == aws_auth_reset, "a read changes nothing"
 
     assert gateway.ensure_mapping(Identity(who)) == MappedIdentity(who.username, MappedVia.AWS_AUTH)
@@ -73,10 +77,7 @@ def test_a_read_gone_stale_loses_no_one_elses_change(
     kube_env: KubeEnv, aws_auth_reset: dict[str, str]
 ) -> None:
     """Someone edits aws-auth between the read and the write: 409, a fresh read, both kept."""
-    gateway, wire = gateway_on(kube_env)
-    who = principal("stale-read", kind="user")
-    gateway.prepare_mapping(Identity(who))
-    wait_until(lambda: read_done(gateway), 10, "the read is answered")
+    gateway, wire, who = read_ahead(kube_env, "stale-read")
     cm = read_aws_auth(kube_env)
     theirs = "- userarn: arn:aws:iam::111122223333:user/meanwhile\n  username: meanwhile\n"
     cm.data = {**(cm.data or {}), "mapUsers": (cm.data or {})["mapUsers"] + theirs}
