@@ -235,8 +235,8 @@ def _with_final_newline(text: str, newline: str) -> str:
 @dataclass(frozen=True, slots=True)
 class _Shape:
     """What the edits need of a list's node tree, kept instead of the tree itself: a parsed
-    node costs about 20 times its text in memory (marks on every node), and the cache below
-    would otherwise hold eight trees of a document that may be near 1 MiB.
+    node tree costs about 20 times its text in memory (marks on every node), and the cache
+    below would otherwise hold several trees of a document that may be near 1 MiB.
 
     `kind`: "none" (blank or comments only), "scalar", "block" or "flow" (a sequence), or
     "other" (a mapping); `column` where a block list's items start; `items`: each item's

@@ -5,8 +5,9 @@ The generated methods validate every argument with pydantic (`validate_call`) be
 request goes out: about a millisecond per call here, several per approval. And the generated
 modules are costly to load: `CoreV1Api` about 20 MB for the bot's three ConfigMap calls,
 `RbacAuthorizationV1Api` 3 MB. The bot loads neither (`check-config` does). These calls go
-through the same `ApiClient` steps the generated methods use (`param_serialize`, `call_api`, `response_deserialize`), so authentication, TLS,
-timeouts, the models and `ApiException` are the library's own.
+through the same `ApiClient` steps the generated methods use (`param_serialize`, `call_api`,
+`response_deserialize`), so authentication, TLS, timeouts, the models and `ApiException` are
+the library's own.
 """
 
 from __future__ import annotations
