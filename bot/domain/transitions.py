@@ -1,4 +1,4 @@
-"""Every state change of a request, a grant or an extension, as a value.
+"""Every state change of a request or a grant, as a value.
 
     pending ──approve──▶ activating ──activated──▶ active ──expire / revoke──▶ revoking ──end──▶ ended
        │ deny, time_out, cancel        │ abandon (permanent failure, or expired first) ─▶ revoking
@@ -6,9 +6,7 @@
     denied / timed_out / cancelled
     pending ──count_approval (a vote short of the quorum) / remind──▶ pending
 
-    extension: pending ──decide_extension──▶ approved / denied;  ──time_out_extension──▶ timed_out
-
-Each function takes the record as read and `now`, and returns what the store needs: the
+Extensions and `extend` are in `bot.domain.extension_transitions`. Each function takes the record as read and `now`, and returns what the store needs: the
 states the record may move from (the store's conditional update, so of two clicks, two
 replicas or a retry exactly one wins), the typed fields it sets, the audit event, and the
 notices (messages owed to people) written in the same transaction. Nothing here reads a clock
@@ -24,18 +22,12 @@ from bot.domain.grants import (
     SYSTEM,
     AuditEvent,
     EndReason,
-    Extension,
-    ExtensionStatus,
     Grant,
     GrantStatus,
     MappedIdentity,
 )
 from bot.domain.notices import Notice, NoticeKind, TimelineEvent, timeline
-from bot.domain.transition_values import (
-    ExtensionTransition,
-    GrantTransition,
-    LastReminder,
-)
+from bot.domain.transition_values import GrantTransition, LastReminder
 
 _PENDING = frozenset({GrantStatus.PENDING})
 
@@ -62,10 +54,6 @@ def request_created(grant: Grant) -> AuditEvent:
         grant.id,
         f"{grant.profile} {format_duration(grant.duration)} ns={grant.namespace}",
     )
-
-
-def extension_requested(extension: Extension) -> tuple[Notice, ...]:
-    return (Notice(NoticeKind.EXTENSION_REQUESTED, extension.grant_id, extension.id),)
 
 
 _HOLDING = frozenset({GrantStatus.ACTIVATING, GrantStatus.ACTIVE})
@@ -311,59 +299,4 @@ def warn(grant: Grant, *, now: datetime) -> GrantTransition:
         {"warned_at": now},
         AuditEvent(now, SYSTEM, "grant.warned", grant.id),
         _notices(grant.id, NoticeKind.EXPIRY_WARNING),
-    )
-
-
-def extend(grant: Grant, *, by: timedelta, actor: str, now: datetime) -> GrantTransition:
-    """Move the expiry; the warning is due again before the new one."""
-    assert grant.expires_at is not None
-    new_expiry = grant.expires_at + by
-    return GrantTransition(
-        grant.id,
-        frozenset({GrantStatus.ACTIVE}),
-        {"expires_at": new_expiry, "warned_at": None},
-        AuditEvent(
-            now,
-            actor,
-            "grant.extended",
-            grant.id,
-            f"+{format_duration(by)} until {new_expiry.isoformat()}",
-        ),
-        (timeline(grant.id, TimelineEvent.EXTENDED),),
-    )
-
-
-# -- extensions --------------------------------------------------------------------------------
-
-_EXTENSION_PENDING = frozenset({ExtensionStatus.PENDING})
-
-
-def decide_extension(
-    extension: Extension, *, actor: str, approve: bool, note: str, now: datetime
-) -> ExtensionTransition:
-    status = ExtensionStatus.APPROVED if approve else ExtensionStatus.DENIED
-    return ExtensionTransition(
-        extension.id,
-        _EXTENSION_PENDING,
-        {"status": status, "decided_by": actor, "decided_at": now, "decision_note": note or None},
-        AuditEvent(now, actor, f"extension.{status.value}", extension.grant_id, extension.id),
-        (Notice(NoticeKind.EXTENSION_DECIDED, extension.grant_id, extension.id),),
-    )
-
-
-def time_out_extension(extension: Extension, *, now: datetime) -> ExtensionTransition:
-    return ExtensionTransition(
-        extension.id,
-        _EXTENSION_PENDING,
-        {"status": ExtensionStatus.TIMED_OUT, "decided_at": now},
-        AuditEvent(now, SYSTEM, "extension.timed_out", extension.grant_id, extension.id),
-        (Notice(NoticeKind.EXTENSION_DECIDED, extension.grant_id, extension.id),),
-    )
-
-
-def note_extension_message(extension: Extension, *, channel: str, ts: str) -> ExtensionTransition:
-    return ExtensionTransition(
-        extension.id,
-        frozenset(ExtensionStatus),
-        {"approval_channel": channel, "approval_ts": ts},
     )

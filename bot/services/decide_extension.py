@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.domain import transitions
+from bot.domain import extension_transitions
 from bot.domain.grants import Extension, ExtensionStatus
 from bot.domain.refusals import AlreadyDecided, NoSuchExtension
 from bot.services.approval import check_approver
@@ -32,7 +32,7 @@ class DecideExtension:
         if approve:
             check_extension(grant, profile, extension.duration, now)
         decided = deps.store.apply(
-            transitions.decide_extension(
+            extension_transitions.decide_extension(
                 extension, actor=actor, approve=approve, note=note, now=now
             )
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime, timedelta
 
-from bot.domain import transitions
+from bot.domain import extension_transitions
 from bot.domain.durations import format_duration
 from bot.domain.errors import EksAccessError
 from bot.domain.grant_refusals import (
@@ -62,7 +62,7 @@ class RequestExtension:
                 grant.id,
                 f"{extension.id} +{format_duration(duration)}",
             ),
-            transitions.extension_requested(extension),
+            extension_transitions.extension_requested(extension),
         )
         return extension
 
@@ -81,7 +81,9 @@ def apply_extension(
     deps: Deps, grant: Grant, duration: timedelta, *, actor: str, now: datetime
 ) -> Grant:
     """Move the expiry; refresh the binding's annotation; reset the warning; re-arm the timer."""
-    extended = deps.store.apply(transitions.extend(grant, by=duration, actor=actor, now=now))
+    extended = deps.store.apply(
+        extension_transitions.extend(grant, by=duration, actor=actor, now=now)
+    )
     if extended is None:
         raise EndedBeforeExtension(grant.id)
     assert extended.expires_at is not None

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.domain import transitions
+from bot.domain import extension_transitions, transitions
 from bot.domain.grants import SYSTEM, Grant
 from bot.services.activate import ActivateGrant
 from bot.services.deps import Deps
@@ -83,7 +83,7 @@ class SweepDue:
                     report.timed_out += 1
                     log.info("request %s timed out undecided", grant.id)
         for ext in store.extensions_past_deadline(now):
-            store.apply(transitions.time_out_extension(ext, now=now))
+            store.apply(extension_transitions.time_out_extension(ext, now=now))
         report.reminded = RemindApprovers(self.deps).execute(now=now)
         self._warn(report, now)
         for grant in store.active_expiring_by(now + TIMER_HORIZON):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain import transitions
+from bot.domain import extension_transitions, transitions
 from bot.domain.grants import EndReason, GrantStatus, MappedIdentity, MappedVia
 from bot.domain.notices import Notice, NoticeKind, TimelineEvent, home_refresh
 from tests.support.records import a_request
@@ -26,7 +26,7 @@ def timeline_of(t: transitions.GrantTransition) -> list[str]:
 def test_activation_extension_and_each_end_reply_in_the_thread() -> None:
     mapped = MappedIdentity("u", MappedVia.AWS_AUTH)
     assert timeline_of(transitions.activated(ACTIVATING, mapped=mapped, now=NOW)) == ["active"]
-    extend = transitions.extend(ACTIVE, by=timedelta(hours=1), actor="U0A", now=NOW)
+    extend = extension_transitions.extend(ACTIVE, by=timedelta(hours=1), actor="U0A", now=NOW)
     assert timeline_of(extend) == ["extended"]
     for reason, event in [
         (EndReason.REVOKED, TimelineEvent.REVOKED),
@@ -48,7 +48,7 @@ def test_activation_extension_and_each_end_reply_in_the_thread() -> None:
         transitions.cancel(PENDING, actor="U0A", now=NOW),
         transitions.time_out(PENDING, now=NOW),
         transitions.revoke(ACTIVE, actor="U0A", now=NOW, lease=LEASE),
-        transitions.extend(ACTIVE, by=timedelta(hours=1), actor="U0A", now=NOW),
+        extension_transitions.extend(ACTIVE, by=timedelta(hours=1), actor="U0A", now=NOW),
     ],
 )
 def test_a_change_of_state_or_expiry_owes_the_requesters_home(

@@ -17,7 +17,7 @@ from bot.adapters.slack import approvals, blocks
 from bot.adapters.slack.break_glass_delivery import BreakGlassDelivery
 from bot.adapters.slack.timeline import timeline_text
 from bot.adapters.storage.repository import SqlGrantStore
-from bot.domain import transitions
+from bot.domain import extension_transitions, transitions
 from bot.domain.grants import EndReason, Extension, Grant, GrantStatus
 from bot.domain.notices import Notice, NoticeKind, TimelineEvent
 from bot.domain.policy import Policy, Profile
@@ -116,7 +116,7 @@ class SlackDelivery:
                 f"<@{extension.requested_by}> asks to extend {grant.id}",
                 blocks.extension_request(extension, grant),
             )
-            noted = transitions.note_extension_message(extension, channel=channel, ts=ts)
+            noted = extension_transitions.note_extension_message(extension, channel=channel, ts=ts)
             self.store.apply(noted)
             return
         outcome = blocks.extension_outcome(extension, grant)

@@ -14,7 +14,7 @@ import pytest
 from bot.adapters.storage import migrate
 from bot.adapters.storage.engine import make_engine
 from bot.adapters.storage.repository import SqlGrantStore
-from bot.domain import transitions
+from bot.domain import extension_transitions, transitions
 from bot.domain.break_glass import acknowledge, break_glass, note_alert_message
 from bot.domain.grants import (
     AuditEvent,
@@ -118,7 +118,9 @@ def test_the_whole_life_of_a_grant(store: GrantStore) -> None:
     grant = store.apply(transitions.activated(grant, mapped=mapped, now=NOW))
     assert grant is not None and grant.mapped_via is MappedVia.ACCESS_ENTRY
     assert store.access_refs("dev")[0].mapped_via is MappedVia.ACCESS_ENTRY
-    grant = store.apply(transitions.extend(grant, by=timedelta(hours=1), actor="U0ALICE", now=NOW))
+    grant = store.apply(
+        extension_transitions.extend(grant, by=timedelta(hours=1), actor="U0ALICE", now=NOW)
+    )
     assert grant is not None and grant.expires_at == NOW + timedelta(hours=3)
     later = NOW + timedelta(minutes=1)
     grant = store.apply(transitions.revoke(grant, actor="U0ALICE", now=later, lease=LEASE))
@@ -201,13 +203,17 @@ def test_extensions(store: GrantStore) -> None:
     store.add_extension(extension, AuditEvent(NOW, "U0ALICE", "extension.requested", active.id))
     assert store.pending_extension_of(active.id) == extension
     assert store.extensions_past_deadline(NOW) == []
-    noted = store.apply(transitions.note_extension_message(extension, channel="C1", ts="1.2"))
+    noted = store.apply(
+        extension_transitions.note_extension_message(extension, channel="C1", ts="1.2")
+    )
     assert noted is not None and noted.approval_ts == "1.2"
     late = NOW + timedelta(minutes=10)
     assert [e.id for e in store.extensions_past_deadline(late)] == ["ext23456"]
-    timed_out = store.apply(transitions.time_out_extension(noted, now=late))
+    timed_out = store.apply(extension_transitions.time_out_extension(noted, now=late))
     assert timed_out is not None and timed_out.status is ExtensionStatus.TIMED_OUT
-    decide = transitions.decide_extension(noted, actor="U0C", approve=True, note="", now=late)
+    decide = extension_transitions.decide_extension(
+        noted, actor="U0C", approve=True, note="", now=late
+    )
     assert store.apply(decide) is None
     assert store.pending_extension_of(active.id) is None
     assert store.get_extension("ext23456") == timed_out
