@@ -6,11 +6,11 @@
     denied / timed_out / cancelled
     pending ──count_approval (a vote short of the quorum) / remind──▶ pending
 
-Extensions and `extend` are in `bot.domain.extension_transitions`. Each function takes the record as read and `now`, and returns what the store needs: the
+Each function takes the record as read and `now`, and returns what the store needs: the
 states the record may move from (the store's conditional update, so of two clicks, two
 replicas or a retry exactly one wins), the typed fields it sets, the audit event, and the
 notices (messages owed to people) written in the same transaction. Nothing here reads a clock
-or a database.
+or a database. Extensions, and `extend`, are in `bot.domain.extension_transitions`.
 """
 
 from __future__ import annotations
