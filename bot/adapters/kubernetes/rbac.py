@@ -8,7 +8,6 @@ activation, revoke and reconcile can repeat it after a crash or a timeout.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from typing import Any
@@ -24,6 +23,18 @@ from bot.adapters.kubernetes.errors import (
     status_reason,
 )
 from bot.adapters.kubernetes.inventory import owned_binding_ids
+from bot.adapters.kubernetes.rbac_objects import (
+    RbacObject,
+    annotations_of,
+    is_owned,
+    key_of,
+    labels_of,
+    meta_of,
+    name_of,
+    role_ref_key,
+    rules_key,
+    subjects_key,
+)
 from bot.adapters.kubernetes.retry import ConflictBackoff
 from bot.domain.errors import PermanentError, TransientError
 from bot.domain.manifests import role_binding_manifest, role_manifest
@@ -34,16 +45,10 @@ from bot.domain.rbac import (
     binding_name,
 )
 
-RbacObject = client.V1Role | client.V1RoleBinding
-
 #: Seconds a profile Role found as it should be is not read again before the next grant of
 #: that profile: a burst of approvals reads it once, not once each. A Role someone deleted
 #: is put back by the first grant after that; reconcile puts back what its grants need.
 ROLE_FRESH_FOR = 10.0
-
-
-def is_owned(obj: RbacObject) -> bool:
-    return _labels(obj).get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
 
 
 class RbacStore:
@@ -79,7 +84,7 @@ class RbacStore:
                 self._roles_seen.pop(where, None)  # until this check succeeds
             self._ensure_role(client.V1Role.model_validate(role))
             with self._roles_lock:
-                self._roles_seen[where] = (_key_of(role), time.monotonic())
+                self._roles_seen[where] = (key_of(role), time.monotonic())
         self._ensure_binding(role_binding_manifest(rbac))
 
     def _role_is_fresh(self, role: dict[str, Any]) -> bool:
@@ -89,7 +94,7 @@ class RbacStore:
             seen = self._roles_seen.get((meta["namespace"], meta["name"]))
         return (
             seen is not None
-            and seen[0] == _key_of(role)
+            and seen[0] == key_of(role)
             and time.monotonic() - seen[1] < self._role_fresh_for
         )
 
@@ -118,19 +123,19 @@ class RbacStore:
     # -- Role -------------------------------------------------------------------------------
 
     def _ensure_role(self, desired: client.V1Role) -> None:
-        name, namespace = _name(desired)
+        name, namespace = name_of(desired)
         what = f"Role {namespace}/{name}"
-        labels, rules = _labels(desired), desired.rules or []
+        labels, rules = labels_of(desired), desired.rules or []
         for attempt in range(self._backoff.attempts):
             role = self._read_role(namespace, name) or self._create_empty_role(desired)
             if role is None:  # created by someone else meanwhile: read it
                 continue
             self._require_owned(role, what)
-            current = _labels(role)
-            if _rules_key(role.rules) == _rules_key(rules) and labels.items() <= current.items():
+            current = labels_of(role)
+            if rules_key(role.rules) == rules_key(rules) and labels.items() <= current.items():
                 return
             role.rules = rules
-            _meta(role).labels = {**current, **labels}
+            meta_of(role).labels = {**current, **labels}
             try:
                 self._calls.replace(ROLES, namespace, name, role, "V1Role")
                 return
@@ -148,9 +153,9 @@ class RbacStore:
         escalation, and the update that adds the rules names the Role, so the bot's
         `escalate` permission can stay limited to the profile Roles by resourceNames.
         """
-        name, namespace = _name(desired)
+        name, namespace = name_of(desired)
         body = client.V1Role(
-            metadata=client.V1ObjectMeta(name=name, namespace=namespace, labels=_labels(desired)),
+            metadata=client.V1ObjectMeta(name=name, namespace=namespace, labels=labels_of(desired)),
             rules=[],
         )
         try:
@@ -195,22 +200,22 @@ class RbacStore:
     ) -> bool:
         """Bring an existing binding in line; False means "try creating it again"."""
         self._require_owned(existing, what)
-        if _role_ref_key(existing.role_ref) != _role_ref_key(desired.role_ref):
+        if role_ref_key(existing.role_ref) != role_ref_key(desired.role_ref):
             # roleRef is immutable: the binding has to be replaced by a new object.
             self._delete_binding(existing, f"{what} to change its role")
             return False
-        labels = {**_labels(existing), **_labels(desired)}
-        annotations = {**_annotations(existing), **_annotations(desired)}
+        labels = {**labels_of(existing), **labels_of(desired)}
+        annotations = {**annotations_of(existing), **annotations_of(desired)}
         if (
-            _subjects_key(existing.subjects) == _subjects_key(desired.subjects)
-            and labels == _labels(existing)
-            and annotations == _annotations(existing)
+            subjects_key(existing.subjects) == subjects_key(desired.subjects)
+            and labels == labels_of(existing)
+            and annotations == annotations_of(existing)
         ):
             return True
         existing.subjects = desired.subjects
-        _meta(existing).labels = labels
-        _meta(existing).annotations = annotations
-        name, namespace = _name(existing)
+        meta_of(existing).labels = labels
+        meta_of(existing).annotations = annotations
+        name, namespace = name_of(existing)
         try:
             self._calls.replace(ROLE_BINDINGS, namespace, name, existing, "V1RoleBinding")
         except KUBE_ERRORS as exc:
@@ -221,10 +226,10 @@ class RbacStore:
 
     def _delete_binding(self, binding: client.V1RoleBinding, what: str) -> bool:
         """Delete exactly the object read; False if it changed since (read it again)."""
-        name, namespace = _name(binding)
+        name, namespace = name_of(binding)
         # The precondition keeps us from deleting an object recreated since we read it.
         options = client.V1DeleteOptions(
-            preconditions=client.V1Preconditions(resource_version=_meta(binding).resource_version)
+            preconditions=client.V1Preconditions(resource_version=meta_of(binding).resource_version)
         )
         try:
             self._calls.delete(ROLE_BINDINGS, namespace, name, options)
@@ -258,49 +263,3 @@ class RbacStore:
             f"Could not update {what}: it was changed by someone else "
             f"{self._backoff.attempts} times in a row; will try again later"
         )
-
-
-def _key_of(manifest: dict[str, Any]) -> str:
-    return json.dumps(manifest, sort_keys=True)
-
-
-def _meta(obj: RbacObject) -> client.V1ObjectMeta:
-    # Objects read from the apiserver always have metadata; the models just type it Optional.
-    if obj.metadata is None:
-        obj.metadata = client.V1ObjectMeta()
-    meta: client.V1ObjectMeta = obj.metadata
-    return meta
-
-
-def _name(obj: RbacObject) -> tuple[str, str]:
-    meta = _meta(obj)
-    return str(meta.name), str(meta.namespace)
-
-
-def _labels(obj: RbacObject) -> dict[str, str]:
-    return dict(_meta(obj).labels or {})
-
-
-def _annotations(obj: RbacObject) -> dict[str, str]:
-    return dict(_meta(obj).annotations or {})
-
-
-def _rules_key(rules: list[client.V1PolicyRule] | None) -> list[tuple[tuple[str, ...], ...]]:
-    return [
-        (
-            tuple(r.api_groups or ()),
-            tuple(r.resources or ()),
-            tuple(r.verbs or ()),
-            tuple(r.resource_names or ()),
-            tuple(r.non_resource_urls or ()),
-        )
-        for r in rules or []
-    ]
-
-
-def _role_ref_key(ref: client.V1RoleRef | None) -> tuple[str, str, str]:
-    return ("", "", "") if ref is None else (ref.api_group or "", ref.kind, ref.name)
-
-
-def _subjects_key(subjects: list[client.RbacV1Subject] | None) -> list[tuple[str, str, str, str]]:
-    return [(s.kind, s.name, s.api_group or "", s.namespace or "") for s in subjects or []]
