@@ -210,6 +210,9 @@ class FakeStore:
     def delivered(self, notice_id: int, now: datetime) -> None:
         self.delivered_ids.add(notice_id)
 
+    def delivered_all(self, notice_ids: list[int], now: datetime) -> None:
+        self.delivered_ids.update(notice_ids)
+
 
 def _by(at: datetime | None, limit: datetime) -> bool:
     return at is not None and at <= limit

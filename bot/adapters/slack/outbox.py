@@ -73,31 +73,38 @@ class OutboxWorker:
         waiting: set[str] = set()  # grants with an earlier notice still owed
         delivered = 0
         owed_now = self.store.owed(limit=BATCH)
+        latest = _latest_of_each(owed_now)
+        superseded: list[int] = []  # marked delivered together, at the end of the pass
         yield_until = time.monotonic() + YIELDING
-        for i, owed in enumerate(owed_now):
-            grant_id = owed.notice.grant_id
-            if grant_id in waiting or owed.due_at > now:
-                waiting.add(grant_id)
-                continue
-            if _superseded(owed, owed_now[i + 1 :]):
-                self.store.delivered(owed.id, now)  # a later update shows the same message
-                continue
-            if self.before_each is not None and time.monotonic() < yield_until:
-                self.before_each()
-            try:
-                with scope(grant_id=grant_id, actor=SYSTEM):
-                    self.delivery.deliver(owed.notice)
-            except SlackApiError as e:
-                if not self._failed(owed, e, _error_of(e), _retry_after(e)):
+        try:
+            for owed in owed_now:
+                grant_id = owed.notice.grant_id
+                if grant_id in waiting or owed.due_at > now:
                     waiting.add(grant_id)
-                    if _status_of(e) >= 500 or _error_of(e) == "ratelimited":
-                        break  # Slack is struggling: the rest waits for the next pass
-                continue
-            except Exception as e:  # no connection, timeout: Slack is unreachable
-                self._failed(owed, e, f"{type(e).__name__}: {e}", None, transient=True)
-                break
-            self.store.delivered(owed.id, self.clock.now())
-            delivered += 1
+                    continue
+                replaced_by = _replaced_by(owed.notice)
+                if replaced_by is not None and latest[replaced_by] != owed.id:
+                    superseded.append(owed.id)  # a later one shows the same message
+                    continue
+                if self.before_each is not None and time.monotonic() < yield_until:
+                    self.before_each()
+                try:
+                    with scope(grant_id=grant_id, actor=SYSTEM):
+                        self.delivery.deliver(owed.notice)
+                except SlackApiError as e:
+                    if not self._failed(owed, e, _error_of(e), _retry_after(e)):
+                        waiting.add(grant_id)
+                        if _status_of(e) >= 500 or _error_of(e) == "ratelimited":
+                            break  # Slack is struggling: the rest waits for the next pass
+                    continue
+                except Exception as e:  # no connection, timeout: Slack is unreachable
+                    self._failed(owed, e, f"{type(e).__name__}: {e}", None, transient=True)
+                    break
+                self.store.delivered(owed.id, self.clock.now())
+                delivered += 1
+        finally:
+            if superseded:
+                self.store.delivered_all(superseded, now)
         return delivered
 
     def _failed(
@@ -132,19 +139,26 @@ class OutboxWorker:
         return False
 
 
-def _superseded(owed: OwedNotice, later: list[OwedNotice]) -> bool:
-    """An update of the approval message is rendered from the grant as it is now, so of
-    several owed, only the last needs sending; a user's App Home likewise (of any grant)."""
-    notice = owed.notice
+def _replaced_by(notice: Notice) -> tuple[NoticeKind, str] | None:
+    """What a later notice must share for this one to be left out, or None when every one
+    counts. An update of the approval message is rendered from the grant as it is now, so of
+    several owed only the last needs sending (per grant); a user's App Home likewise (per
+    user, of any grant)."""
     if notice.kind is NoticeKind.HOME_REFRESH:
-        return any(
-            o.notice.kind is NoticeKind.HOME_REFRESH and o.notice.detail == notice.detail
-            for o in later
-        )
-    return notice.kind is NoticeKind.APPROVAL_UPDATED and any(
-        o.notice.kind is NoticeKind.APPROVAL_UPDATED and o.notice.grant_id == notice.grant_id
-        for o in later
-    )
+        return (notice.kind, notice.detail)
+    if notice.kind is NoticeKind.APPROVAL_UPDATED:
+        return (notice.kind, notice.grant_id)
+    return None
+
+
+def _latest_of_each(owed: list[OwedNotice]) -> dict[tuple[NoticeKind, str], int]:
+    """The id of the last notice owed for each `_replaced_by` key (the list is in id order)."""
+    latest = {}
+    for o in owed:
+        key = _replaced_by(o.notice)
+        if key is not None:
+            latest[key] = o.id
+    return latest
 
 
 def _status_of(e: Exception) -> int:

@@ -7,9 +7,12 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, RowMapping, func, insert, select, update
 
 from bot.adapters.storage.rows import db_errors, event_row
+from bot.adapters.storage.statements import INSERT_OUTBOX, update_by_id
 from bot.adapters.storage.tables import audit_events, outbox
 from bot.domain.grants import AuditEvent
 from bot.domain.notices import Notice, NoticeKind, OwedNotice
+
+DELIVERED = update_by_id(outbox, ("delivered_at",))
 
 
 class OutboxRows:
@@ -41,7 +44,13 @@ class OutboxRows:
     @db_errors
     def delivered(self, notice_id: int, now: datetime) -> None:
         with self.engine.begin() as conn:
-            conn.execute(update(outbox).where(outbox.c.id == notice_id).values(delivered_at=now))
+            conn.execute(DELIVERED, {"row_id": notice_id, "set_delivered_at": now})
+
+    @db_errors
+    def delivered_all(self, notice_ids: list[int], now: datetime) -> None:
+        """Several notices done with at once (those a later one made unnecessary)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id.in_(notice_ids)).values(delivered_at=now))
 
     @db_errors
     def retry_notice(self, notice_id: int, *, at: datetime, error: str) -> None:
@@ -67,7 +76,7 @@ class OutboxRows:
 def owe(conn: Connection, notices: tuple[Notice, ...], now: datetime) -> None:
     if notices:
         conn.execute(
-            insert(outbox),
+            INSERT_OUTBOX,
             [
                 {
                     "kind": str(n.kind),

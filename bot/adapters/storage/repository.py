@@ -14,7 +14,6 @@ from sqlalchemy import (
     inspect,
     select,
     text,
-    update,
 )
 
 from bot.adapters.storage.outbox import OutboxRows, owe
@@ -27,6 +26,13 @@ from bot.adapters.storage.rows import (
     extension_of,
     grant_of,
     to_row,
+)
+from bot.adapters.storage.statements import (
+    GRANT_BY_ID,
+    INSERT_AUDIT,
+    Guard,
+    conditional_update,
+    row_by_id,
 )
 from bot.adapters.storage.tables import audit_events, extensions, grants
 from bot.domain.grants import (
@@ -80,7 +86,7 @@ class SqlGrantStore(OutboxRows, GrantQueries):
     @db_errors
     def get_grant(self, grant_id: str) -> Grant | None:
         with self._reads.connect() as conn:
-            row = conn.execute(select(grants).where(grants.c.id == grant_id)).mappings().first()
+            row = conn.execute(GRANT_BY_ID, {"row_id": grant_id}).mappings().first()
         return grant_of(row) if row else None
 
     @overload
@@ -92,46 +98,41 @@ class SqlGrantStore(OutboxRows, GrantQueries):
     @db_errors
     def apply(self, transition: GrantTransition | ExtensionTransition) -> Grant | Extension | None:
         """One transaction: `UPDATE … WHERE id = ? AND status IN (…) RETURNING *` (PostgreSQL
-        and SQLite >= 3.35 both return the new row, saving a read), then the audit row."""
+        and SQLite >= 3.35 both return the new row, saving a read), then the audit row and
+        the notices owed. The statements are built once per shape (`statements`)."""
         build: Callable[[RowMapping], Grant | Extension]
-        guards = []
+        row = to_row(transition.changes)
+        statuses = sorted(str(s) for s in transition.expect)
+        params: dict[str, object] = {f"set_{name}": value for name, value in row.items()}
+        params.update({f"status_{i}": status for i, status in enumerate(statuses)})
+        guards: list[Guard] = []
         if isinstance(transition, GrantTransition):
-            table, build, row_id = grants, grant_of, transition.grant_id
+            table, build, params["row_id"] = grants, grant_of, transition.grant_id
             if transition.expect_approvals is not None:
-                guards.append(table.c.approvals == encode_approvals(transition.expect_approvals))
+                guards.append(("approvals", True))
+                params["was_approvals"] = encode_approvals(transition.expect_approvals)
             if transition.expect_unacknowledged:
-                guards.append(table.c.acknowledged_by.is_(None))
+                guards.append(("acknowledged_by", False))
             if transition.expect_reminder is not None:
                 last = transition.expect_reminder.at
-                c = table.c.reminded_at
-                guards.append(c.is_(None) if last is None else c == last)
+                guards.append(("reminded_at", last is not None))
+                if last is not None:
+                    params["was_reminded_at"] = last
         else:
-            table, build, row_id = extensions, extension_of, transition.extension_id
+            table, build, params["row_id"] = extensions, extension_of, transition.extension_id
+        statement = conditional_update(table, tuple(sorted(row)), len(statuses), tuple(guards))
         with self.engine.begin() as conn:
-            row = (
-                conn.execute(
-                    update(table)
-                    .where(
-                        table.c.id == row_id,
-                        table.c.status.in_([str(s) for s in transition.expect]),
-                        *guards,
-                    )
-                    .values(to_row(transition.changes))
-                    .returning(*table.c)
-                )
-                .mappings()
-                .first()
-            )
-            if row is None:
+            found = conn.execute(statement, params).mappings().first()
+            if found is None:
                 return None
-            applied = build(row)
+            applied = build(found)
             owed = (
                 transition.owed(applied)
                 if isinstance(transition, GrantTransition) and isinstance(applied, Grant)
                 else transition.notices
             )
             if transition.event is not None:
-                conn.execute(insert(audit_events).values(event_row(transition.event)))
+                conn.execute(INSERT_AUDIT, event_row(transition.event))
                 owe(conn, owed, transition.event.at)
             elif owed:
                 raise ValueError("a transition that owes messages must carry its audit event")
@@ -151,11 +152,8 @@ class SqlGrantStore(OutboxRows, GrantQueries):
     @db_errors
     def get_extension(self, extension_id: str) -> Extension | None:
         with self._reads.connect() as conn:
-            row = (
-                conn.execute(select(extensions).where(extensions.c.id == extension_id))
-                .mappings()
-                .first()
-            )
+            found = row_by_id(extensions)
+            row = conn.execute(found, {"row_id": extension_id}).mappings().first()
         return extension_of(row) if row else None
 
     @db_errors

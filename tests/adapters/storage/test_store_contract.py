@@ -43,6 +43,8 @@ class WithOutbox(GrantStore, Protocol):
 
     def delivered(self, notice_id: int, now: datetime) -> None: ...
 
+    def delivered_all(self, notice_ids: list[int], now: datetime) -> None: ...
+
 
 @pytest.fixture(params=["fake", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest) -> Iterator[WithOutbox]:
@@ -239,6 +241,12 @@ def test_messages_owed_are_written_with_the_change_that_owes_them(store: WithOut
     first = store.owed(limit=10)[0]
     store.delivered(first.id, NOW)
     assert store.owed(limit=10)[0].notice.kind is NoticeKind.HOME_REFRESH
+    refresh, _, denied, _ = store.owed(limit=10)
+    store.delivered_all([refresh.id, denied.id], NOW)
+    assert [o.notice.kind for o in store.owed(limit=10)] == [
+        NoticeKind.APPROVAL_UPDATED,
+        NoticeKind.HOME_REFRESH,
+    ]
 
 
 def test_a_change_that_leaves_state_and_expiry_alone_owes_no_home_refresh(
