@@ -28,7 +28,8 @@ OBJECT = f"ConfigMap {NAMESPACE}/{NAME}"
 
 Edit = Callable[[dict[str, str]], dict[str, str]]
 
-#: A read started by `prefetch` serves an update taken at most this many seconds later.
+#: A read started by `prefetch`, or this process's own last write, serves an update taken at
+#: most this many seconds later.
 PREFETCH_FRESH = 2.0
 
 
@@ -76,6 +77,8 @@ class AwsAuthStore:
         self._prefetch_lock = threading.Lock()
         #: When this process last finished writing aws-auth (monotonic seconds).
         self._written_at = 0.0
+        #: The ConfigMap as the apiserver answered this process's last write, until taken.
+        self._written: client.V1ConfigMap | None = None
 
     def prefetch(self) -> None:
         """Start reading the ConfigMap for an `update` that follows shortly.
@@ -85,7 +88,7 @@ class AwsAuthStore:
         resourceVersion it read, so a change made since turns into a 409 and a fresh read.
         One read serves however many approvals ask for it while it runs; none is started
         while this process is writing aws-auth (it would predate that write: see
-        `_prefetched_or_read`).
+        `_known_or_read`).
         """
         if self._writer.locked():
             return
@@ -109,52 +112,84 @@ class AwsAuthStore:
         `create`: whether a missing ConfigMap should be created (adding an entry) or is
         simply nothing to do (removing one; returns None). `edit` runs again on fresh data
         after every conflict, so it must be pure. When it raises (`AwsAuthUnreadable`, ...)
-        nothing is written.
+        nothing is written. The data may be what this process read or wrote moments ago
+        (`_known_or_read`): the write's resourceVersion makes that as safe as a read, and an
+        edit that finds nothing to change there is redone on a read.
         """
         with self._writer:
             return self._update(edit, create=create)
 
     def _update(self, edit: Edit, *, create: bool) -> dict[str, str] | None:
         backoff = self._backoff
-        for attempt in range(backoff.attempts):
-            cm = self._prefetched_or_read() if attempt == 0 else self._get()
+        cm, read_now = self._known_or_read()
+        conflicts = 0
+        while True:
             if cm is None:
+                if not read_now:  # only known to be missing: make sure first
+                    cm, read_now = self._get(), True
+                    continue
                 if not create:
                     return None
                 after = edit({})
                 if self._create(after):
-                    self._written_at = time.monotonic()
+                    self._wrote(None)
                     return after
             else:
                 before = dict(cm.data or {})
                 after = edit(before)
                 if after == before:
-                    return before
-                if self._replace(cm, after):
-                    self._written_at = time.monotonic()
+                    if read_now:
+                        return before
+                    # Nothing to write by what this process knew: an answer that relies on
+                    # it is given on what the apiserver says now.
+                    cm, read_now = self._get(), True
+                    continue
+                written = self._replace(cm, after)
+                if written is not None:
+                    self._wrote(written)
                     return after
-            if attempt + 1 < backoff.attempts:
-                backoff.wait(attempt)
-        raise TransientError(
-            f"Could not update {OBJECT}: it was changed by someone else "
-            f"{backoff.attempts} times in a row; will try again later"
-        )
+            if not read_now:  # changed since this process knew it: read, no need to wait
+                cm, read_now = self._get(), True
+                continue
+            conflicts += 1
+            if conflicts >= backoff.attempts:
+                raise TransientError(
+                    f"Could not update {OBJECT}: it was changed by someone else "
+                    f"{backoff.attempts} times in a row; will try again later"
+                )
+            backoff.wait(conflicts - 1)
+            cm, read_now = self._get(), True
 
-    def _prefetched_or_read(self) -> client.V1ConfigMap | None:
-        """The prefetched ConfigMap if its read started after this process last wrote it and
-        is recent, else a read now. Taken once: the next update reads for itself."""
+    def _wrote(self, answer: client.V1ConfigMap | None) -> None:
+        self._written_at = time.monotonic()
+        self._written = answer
+
+    def _known_or_read(self) -> tuple[client.V1ConfigMap | None, bool]:
+        """The freshest recent ConfigMap this process knows without asking, else a read now;
+        and whether it was read now.
+
+        That is the prefetched one if its read started after this process last wrote, else
+        the apiserver's answer to that write: when approvals land one after another, each
+        write starts from the one before instead of reading it back. Either is taken once and
+        only when recent; if someone else wrote meanwhile, the write's resourceVersion turns
+        that into a 409 and `_update` reads afresh.
+        """
         with self._prefetch_lock:
             found, self._prefetched = self._prefetched, None
+        written, self._written = self._written, None
+        recent = time.monotonic() - PREFETCH_FRESH
         if found is not None:
             started, read = found
-            if self._written_at <= started and time.monotonic() - started <= PREFETCH_FRESH:
+            if self._written_at <= started and started >= recent:
                 try:
-                    return read.result(timeout=PREFETCH_FRESH)
+                    return read.result(timeout=PREFETCH_FRESH), False
                 except Exception:  # the read below meets the same fault and reports it
                     pass
-        return self._get()
+        if written is not None and self._written_at >= recent:
+            return written, False
+        return self._get(), True
 
-    # -- one API call each; False means "lost a race, re-read and try again" ----------------
+    # -- one API call each; False or None means "lost a race, re-read and try again" --------
 
     def _get(self) -> client.V1ConfigMap | None:
         return absent_if_404(
@@ -179,14 +214,17 @@ class AwsAuthStore:
             raise api_error(exc, f"create {OBJECT}") from exc
         return True
 
-    def _replace(self, cm: client.V1ConfigMap, data: dict[str, str]) -> bool:
+    def _replace(self, cm: client.V1ConfigMap, data: dict[str, str]) -> client.V1ConfigMap | None:
+        """The ConfigMap as written, or None when it changed or went away since it was read."""
         # The fetched object goes back whole: binaryData, labels, annotations and, above all,
         # metadata.resourceVersion, which makes the apiserver refuse a write based on a stale read.
         cm.data = data
         try:
-            self._calls.replace(CONFIG_MAPS, NAMESPACE, NAME, cm, "V1ConfigMap")
+            written: client.V1ConfigMap = self._calls.replace(
+                CONFIG_MAPS, NAMESPACE, NAME, cm, "V1ConfigMap"
+            )
         except KUBE_ERRORS as exc:
             if is_status(exc, 409) or is_status(exc, 404):  # changed or deleted since read
-                return False
+                return None
             raise api_error(exc, f"update {OBJECT}") from exc
-        return True
+        return written

@@ -1,7 +1,8 @@
-"""An approval's aws-auth read, started while its decision is written, on a real apiserver.
+"""What an aws-auth write starts from, on a real apiserver: the read an approval started while
+its decision was written, or the apiserver's answer to this process's last write.
 
-`prepare_mapping` only reads; the write that follows still sends the resourceVersion it read,
-so a read that has gone stale costs a 409 and a fresh read, never a lost change. Calls are
+`prepare_mapping` only reads; a write still sends the resourceVersion it started from, so a
+known state that has gone stale costs a 409 and a fresh read, never a lost change. Calls are
 counted at the wire.
 """
 
@@ -14,6 +15,7 @@ import pytest
 from kubernetes import client
 
 from bot.adapters.kubernetes.aws_auth_mapper import AwsAuthMapper
+from bot.adapters.kubernetes.aws_auth_store import PREFETCH_FRESH, AwsAuthStore
 from bot.adapters.kubernetes.gateway import KubernetesClusterGateway
 from bot.domain.grants import MappedIdentity, MappedVia
 from bot.domain.principals import Identity, Principal
@@ -37,9 +39,7 @@ def aws_auth_calls(wire: CountingApiClient) -> list[str]:
 
 def read_started(gateway: KubernetesClusterGateway) -> Future[client.V1ConfigMap | None] | None:
     """The read `prepare_mapping` started and no write has taken yet."""
-    mapper = gateway.mapper
-    assert isinstance(mapper, AwsAuthMapper)
-    started = mapper._store._prefetched
+    started = store_of(gateway)._prefetched
     return None if started is None else started[1]
 
 
@@ -47,6 +47,15 @@ def read_done(gateway: KubernetesClusterGateway) -> bool:
     """Whether the read `prepare_mapping` started has its answer."""
     read = read_started(gateway)
     return read is not None and read.done()
+
+
+def append_map_users(kube_env: KubeEnv, entry: str) -> None:
+    """Someone else adds `entry` to mapUsers (as the admin, with a read-modify-write)."""
+    cm = read_aws_auth(kube_env)
+    cm.data = {**(cm.data or {}), "mapUsers": (cm.data or {})["mapUsers"] + entry}
+    client.CoreV1Api(kube_env.admin_api_client()).replace_namespaced_config_map(
+        "aws-auth", "kube-system", cm
+    )
 
 
 def read_ahead(
@@ -78,12 +87,8 @@ def test_a_read_gone_stale_loses_no_one_elses_change(
 ) -> None:
     """Someone edits aws-auth between the read and the write: 409, a fresh read, both kept."""
     gateway, wire, who = read_ahead(kube_env, "stale-read")
-    cm = read_aws_auth(kube_env)
     theirs = "- userarn: arn:aws:iam::111122223333:user/meanwhile\n  username: meanwhile\n"
-    cm.data = {**(cm.data or {}), "mapUsers": (cm.data or {})["mapUsers"] + theirs}
-    client.CoreV1Api(kube_env.admin_api_client()).replace_namespaced_config_map(
-        "aws-auth", "kube-system", cm
-    )
+    append_map_users(kube_env, theirs)
 
     gateway.ensure_mapping(Identity(who))
     assert aws_auth_calls(wire) == ["GET", "PUT", "GET", "PUT"], "the stale write was refused"
@@ -100,7 +105,7 @@ def test_no_read_is_started_while_the_bot_is_writing(
     kube_env: KubeEnv, aws_auth_reset: dict[str, str]
 ) -> None:
     """A read that went out while the bot writes aws-auth would predate that write and only
-    buy a 409: none is started, and the next write reads afresh."""
+    buy a 409: none is started, and the next write starts from the first one's answer."""
     gate = Gate()
     wire = WireApiClient(kube_env.bot_api_client().configuration, gate)
     gateway = KubernetesClusterGateway(wire)
@@ -114,7 +119,69 @@ def test_no_read_is_started_while_the_bot_is_writing(
     writer.join(30)
 
     gateway.ensure_mapping(Identity(second))
-    assert aws_auth_calls(wire) == ["GET", "PUT", "GET", "PUT"], "a fresh read, no 409"
+    assert aws_auth_calls(wire) == ["GET", "PUT", "PUT"], "no read, no 409"
     data = read_aws_auth(kube_env).data or {}
     for who in (first, second):
         assert model.outcome(data, who.mapping_arn.lower()) == ("mapUsers", {(who.username, ())})
+
+
+def mapped(gateway: KubernetesClusterGateway, name: str) -> Principal:
+    who = principal(name, kind="user")
+    assert gateway.ensure_mapping(Identity(who)) == MappedIdentity(who.username, MappedVia.AWS_AUTH)
+    return who
+
+
+def store_of(gateway: KubernetesClusterGateway) -> AwsAuthStore:
+    mapper = gateway.mapper
+    assert isinstance(mapper, AwsAuthMapper)
+    return mapper._store
+
+
+def test_writes_one_after_another_start_from_the_last_answer_until_it_is_old(
+    kube_env: KubeEnv, aws_auth_reset: dict[str, str]
+) -> None:
+    wire = WireApiClient(kube_env.bot_api_client().configuration, lambda _write: None)
+    gateway = KubernetesClusterGateway(wire)
+    first, second = mapped(gateway, "one"), mapped(gateway, "after-one")
+    assert aws_auth_calls(wire) == ["GET", "PUT", "PUT"]
+    store_of(gateway)._written_at -= PREFETCH_FRESH + 1  # that answer is old now
+    third = mapped(gateway, "much-later")
+    assert aws_auth_calls(wire)[3:] == ["GET", "PUT"]
+    data = assert_foreign_content_untouched(kube_env, aws_auth_reset)
+    for who in (first, second, third):
+        assert model.outcome(data, who.mapping_arn.lower()) == ("mapUsers", {(who.username, ())})
+
+
+def test_a_write_from_the_last_answer_loses_no_change_made_since(
+    kube_env: KubeEnv, aws_auth_reset: dict[str, str]
+) -> None:
+    wire = WireApiClient(kube_env.bot_api_client().configuration, lambda _write: None)
+    gateway = KubernetesClusterGateway(wire)
+    first = mapped(gateway, "before-theirs")
+    theirs = "- userarn: arn:aws:iam::111122223333:user/theirs\n  username: theirs\n"
+    append_map_users(kube_env, theirs)
+    second = mapped(gateway, "after-theirs")
+    assert aws_auth_calls(wire) == ["GET", "PUT", "PUT", "GET", "PUT"], "409, then a read"
+    data = read_aws_auth(kube_env).data or {}
+    assert theirs in data["mapUsers"]
+    for who in (first, second):
+        assert model.outcome(data, who.mapping_arn.lower()) == ("mapUsers", {(who.username, ())})
+
+
+def test_nothing_to_change_by_the_last_answer_is_made_sure_of_on_a_read(
+    kube_env: KubeEnv, aws_auth_reset: dict[str, str]
+) -> None:
+    """By the bot's last write the principal is mapped already; someone has removed that
+    entry since. The answer "mapped" is given on a read, which finds it gone and maps it."""
+    wire = WireApiClient(kube_env.bot_api_client().configuration, lambda _write: None)
+    gateway = KubernetesClusterGateway(wire)
+    who = mapped(gateway, "removed-meanwhile")
+    cm = read_aws_auth(kube_env)
+    cm.data = {**(cm.data or {}), "mapUsers": aws_auth_reset["mapUsers"]}
+    client.CoreV1Api(kube_env.admin_api_client()).replace_namespaced_config_map(
+        "aws-auth", "kube-system", cm
+    )
+    mapped(gateway, "removed-meanwhile")
+    assert aws_auth_calls(wire) == ["GET", "PUT", "GET", "PUT"]
+    data = assert_foreign_content_untouched(kube_env, aws_auth_reset)
+    assert model.outcome(data, who.mapping_arn.lower()) == ("mapUsers", {(who.username, ())})
