@@ -60,6 +60,8 @@ class StormResult:
     allowed_times: list[float] = field(default_factory=list)
     #: From the bot's records: clicks fired -> each decision written.
     decided_times: list[float] = field(default_factory=list)
+    #: From the bot's records: clicks fired -> each grant active.
+    activated_times: list[float] = field(default_factory=list)
     applied: int = 0
     foreign_before: int = 0
     foreign_written: int = 0
@@ -209,6 +211,9 @@ def measure(
         result.decided_times = sorted(
             g.decided_at.timestamp() - fired_wall for g in stored if g.decided_at is not None
         )
+        result.activated_times = sorted(
+            g.activated_at.timestamp() - fired_wall for g in stored if g.activated_at is not None
+        )
     finally:
         admin.close()
     return result
@@ -347,6 +352,19 @@ def notes(st: StormResult) -> list[str]:
         + f"; warm-up grant allowed after {ms(st.warmup_s or math.nan)}"
         + (f"; unexpected foreign entries {st.foreign_unexpected}" if st.foreign_unexpected else "")
     ]
+    out.append(
+        "approval storm, seconds after the clicks were fired, at 25/50/75/100 % of the "
+        "approvals: "
+        + "; ".join(
+            f"{what} {' / '.join(f'{percentile(times, q):.2f}' for q in (25, 50, 75, 100))}"
+            for what, times in (
+                ("click acked", st.click_acks),
+                ("decision written", st.decided_times),
+                ("grant active", st.activated_times),
+                ("SAR allowed", st.allowed_times),
+            )
+        )
+    )
     if st.failures:
         out.append("approval storm: " + "; ".join(st.failures))
     return out
