@@ -87,10 +87,15 @@ class GrantTransition:
             return None
         return replace(grant, **self.changes)
 
+    @property
+    def refreshes_home(self) -> bool:
+        """Whether what the requester's App Home shows (state, time left) changes."""
+        return bool(self.changes.keys() & {"status", "expires_at"})
+
     def owed(self, applied: Grant) -> tuple[Notice, ...]:
         """What the store writes to the outbox when this transition wins: its notices, and a
-        refresh of the requester's App Home when what it shows (state, time left) changed."""
-        if self.changes.keys() & {"status", "expires_at"}:
+        refresh of the requester's App Home (`refreshes_home`)."""
+        if self.refreshes_home:
             return (*self.notices, home_refresh(applied.id, applied.requester))
         return self.notices
 

@@ -73,6 +73,9 @@ class FakeStore:
     def apply(self, transition: ExtensionTransition) -> Extension | None: ...
 
     def apply(self, transition: GrantTransition | ExtensionTransition) -> Grant | Extension | None:
+        refresh = isinstance(transition, GrantTransition) and transition.refreshes_home
+        if transition.event is None and (transition.notices or refresh):
+            raise ValueError("a transition that owes messages must carry its audit event")
         with self.lock:
             if isinstance(transition, GrantTransition):
                 grant = self.grants.get(transition.grant_id)

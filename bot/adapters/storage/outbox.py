@@ -19,7 +19,7 @@ class OutboxRows:
     """The outbox worker's reads and writes (a part of `SqlGrantStore`)."""
 
     engine: Engine
-    _reads: Engine
+    _autocommit: Engine
 
     @db_errors
     def owed(self, *, limit: int) -> list[OwedNotice]:
@@ -31,14 +31,14 @@ class OutboxRows:
             .order_by(c.id)
             .limit(limit)
         )
-        with self._reads.connect() as conn:
+        with self._autocommit.connect() as conn:
             return [_owed(r) for r in conn.execute(query).mappings()]
 
     @db_errors
     def owed_count(self) -> int:
         c = outbox.c
         query = select(func.count()).where(c.delivered_at.is_(None), c.given_up_at.is_(None))
-        with self._reads.connect() as conn:
+        with self._autocommit.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
     @db_errors

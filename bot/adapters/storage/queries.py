@@ -35,13 +35,13 @@ class GrantQueries:
     """Reads of many records by condition, each one statement on an autocommit connection."""
 
     engine: Engine
-    _reads: Engine
+    _autocommit: Engine
 
     def _grants(self, *where: ColumnElement[bool], limit: int | None = None) -> list[Grant]:
         query = select(grants).where(*where).order_by(grants.c.expires_at, grants.c.created_at)
         if limit is not None:
             query = query.limit(limit)
-        with self._reads.connect() as conn:
+        with self._autocommit.connect() as conn:
             return [grant_of(r) for r in conn.execute(query).mappings()]
 
     @db_errors
@@ -60,7 +60,7 @@ class GrantQueries:
             .order_by(func.coalesce(c.ended_at, c.created_at).desc(), c.id.desc())
             .limit(limit)
         )
-        with self._reads.connect() as conn:
+        with self._autocommit.connect() as conn:
             return [grant_of(r) for r in conn.execute(query).mappings()]
 
     @db_errors
@@ -121,7 +121,7 @@ class GrantQueries:
             .where(or_(c.ended_at.is_(None), c.ended_at >= at))
             .order_by(c.created_at, c.id)
         )
-        with self._reads.connect() as conn:
+        with self._autocommit.connect() as conn:
             return [grant_of(r) for r in conn.execute(query).mappings()]
 
     @db_errors
@@ -142,7 +142,7 @@ class GrantQueries:
             .order_by(c.id)
             .limit(limit or None)
         )
-        with self._reads.connect() as conn:
+        with self._autocommit.connect() as conn:
             return [
                 GrantRef(
                     r.id,
@@ -161,7 +161,7 @@ class GrantQueries:
         query = select(extensions).where(
             extensions.c.status == str(ExtensionStatus.PENDING), *where
         )
-        with self._reads.connect() as conn:
+        with self._autocommit.connect() as conn:
             return [extension_of(r) for r in conn.execute(query).mappings()]
 
     @db_errors

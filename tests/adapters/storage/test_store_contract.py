@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -247,6 +248,19 @@ def test_messages_owed_are_written_with_the_change_that_owes_them(store: WithOut
         NoticeKind.APPROVAL_UPDATED,
         NoticeKind.HOME_REFRESH,
     ]
+
+
+def test_a_transition_that_owes_messages_without_its_audit_event_changes_nothing(
+    store: WithOutbox,
+) -> None:
+    grant = pending()
+    seed(store, grant)
+    before = len(store.owed(limit=50))
+    unrecorded = replace(transitions.deny(grant, actor="U0CAROL", note="", now=NOW), event=None)
+    with pytest.raises(ValueError, match="audit event"):
+        store.apply(unrecorded)
+    assert store.get_grant(grant.id) == grant
+    assert len(store.owed(limit=50)) == before
 
 
 def test_a_change_that_leaves_state_and_expiry_alone_owes_no_home_refresh(
