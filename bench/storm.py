@@ -60,7 +60,7 @@ class StormResult:
     allowed_times: list[float] = field(default_factory=list)
     #: From the bot's records: clicks fired -> each decision written.
     decided_times: list[float] = field(default_factory=list)
-    #: From the bot's records: clicks fired -> each grant active.
+    #: From the bot's records: clicks fired -> each activation started (`activated_at`).
     activated_times: list[float] = field(default_factory=list)
     applied: int = 0
     foreign_before: int = 0
@@ -360,7 +360,7 @@ def notes(st: StormResult) -> list[str]:
             for what, times in (
                 ("click acked", st.click_acks),
                 ("decision written", st.decided_times),
-                ("grant active", st.activated_times),
+                ("activation started (activated_at)", st.activated_times),
                 ("SAR allowed", st.allowed_times),
             )
         )
