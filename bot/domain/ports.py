@@ -48,8 +48,9 @@ class ClusterGateway(Protocol):
 
     def prepare_mapping(self, identity: Identity) -> None:
         """A hint that `ensure_mapping(identity)` follows shortly (an approval is being
-        written meanwhile): the gateway may start reading what that needs. Changes nothing,
-        returns at once and never raises."""
+        written meanwhile): the gateway may start reading what that needs, and a combined
+        write starting meanwhile may wait briefly to take that mapping along. Changes
+        nothing, returns at once and never raises."""
         ...
 
     def ensure_rbac(self, rbac: RbacGrant) -> None:

@@ -84,7 +84,7 @@ class AccessEntryMapper:
                 return  # gone already
             raise self._error(e, f"delete the access entry of {principal.arn}") from e
 
-    def prefetch(self) -> None:
+    def prefetch(self, identity: Identity) -> None:
         """Nothing to read ahead: `ensure` asks EKS about the one principal it maps."""
 
     def owned_arns(self) -> set[str]:

@@ -6,8 +6,10 @@ does not own; `AwsAuthStore` does the conflict-safe I/O.
 
 Changes that arrive together are written together: each caller queues its change and waits,
 and one of them writes every queued change in one read-modify-write (`Combiner`,
-`aws_auth_batch`). So 200 approvals landing at once cost a few writes and a few parses of
-aws-auth, not 200 of each, while each caller still gets its own answer or its own refusal.
+`aws_auth_batch`). An approval being decided announces its change (`prefetch`), and a write
+about to start waits up to FILL_WAIT for the changes announced. So 200 approvals landing at
+once cost a few writes and a few parses of aws-auth, not 200 of each, while each caller still
+gets its own answer or its own refusal.
 """
 
 from __future__ import annotations
@@ -26,13 +28,18 @@ from bot.domain.grants import MappedIdentity, MappedVia
 from bot.domain.principals import Identity, Principal
 from bot.domain.usernames import username_for
 
+#: The longest an aws-auth write waits for changes announced by approvals being decided.
+FILL_WAIT = 0.04
+
 
 class AwsAuthMapper:
     def __init__(self, store: AwsAuthStore) -> None:
         self._store = store
         # One queue per store, and the gateway keeps one store per cluster; stores that
         # share a cluster anyway (a reconnect) still take turns on the store's writer lock.
-        self._batches: Combiner[_Change, MappedIdentity | None] = Combiner()
+        self._batches: Combiner[_Change, MappedIdentity | None] = Combiner(
+            lambda change: change.subject, fill_wait=FILL_WAIT
+        )
 
     def ensure(self, identity: Identity) -> MappedIdentity:
         """Add the bot's entry unless the principal is mapped already; the username it gets."""
@@ -43,7 +50,10 @@ class AwsAuthMapper:
     def remove(self, principal: Principal) -> None:
         self._batches.submit(_Remove(principal), self._write)
 
-    def prefetch(self) -> None:
+    def prefetch(self, identity: Identity) -> None:
+        """An approval of `identity` is being decided: read aws-auth meanwhile, and let a
+        write starting now wait briefly for its change (`Combiner.announce`)."""
+        self._batches.announce(match_key(identity.principal.mapping_arn))
         self._store.prefetch()
 
     def owned_arns(self) -> set[str]:

@@ -5,14 +5,21 @@ so far, its own included, in one `write_batch` call; otherwise it waits. When a 
 done, each caller of it is answered with its own result or its own error, and the first
 caller still queued (the changes that arrived while that batch was written) takes over as
 the next writer. So a caller never waits for more than the batch being written plus its own,
-no thread is kept to write, and nothing waits for a batch to fill: a single change goes
-out at once.
+and no thread is kept to write.
+
+A change may be announced before it is submitted (`announce`: an approval whose decision is
+being written). A writer about to take its batch waits for the announced changes still to
+come, for at most `fill_wait` seconds: when many approvals land at once, a few large batches
+then go out instead of many small ones, each a write and a parse of the whole object. Nothing
+else waits for a batch to fill: a single change, or one whose announcement was its own, goes
+out at once, and an announcement that is never followed by its change lapses.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 C = TypeVar("C")
@@ -39,10 +46,30 @@ class _Queued(Generic[C, R]):
 class Combiner(Generic[C, R]):
     """The queue of one object's pending changes (here: one cluster's aws-auth)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        key: Callable[[C], Hashable] = id,
+        *,
+        fill_wait: float = 0.0,
+        announced_for: float = 1.0,
+    ) -> None:
+        """`key`: what `announce` names a change by; `fill_wait`: the longest a writer waits
+        for announced changes; `announced_for`: when an announcement lapses."""
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._queue: list[_Queued[C, R]] = []
         self._writing = False
+        self._key = key
+        self._fill_wait = fill_wait
+        self._announced_for = announced_for
+        #: key -> when its announcement lapses (monotonic seconds)
+        self._announced: dict[Hashable, float] = {}
+
+    def announce(self, key: Hashable) -> None:
+        """A change with this key is about to be submitted."""
+        if self._fill_wait > 0:
+            with self._lock:
+                self._announced[key] = time.monotonic() + self._announced_for
 
     @property
     def queued(self) -> int:
@@ -55,12 +82,15 @@ class Combiner(Generic[C, R]):
         mine: _Queued[C, R] = _Queued(change)
         with self._lock:
             self._queue.append(mine)
+            if self._announced.pop(self._key(change), None) is not None:
+                self._arrived.notify_all()
             wait, self._writing = self._writing, True
         if wait:
             mine.answered.wait()
             if not mine.writes_next:
                 return mine.answer()
         with self._lock:
+            self._await_announced()
             batch, self._queue = self._queue, []
         try:
             _write(batch, write_batch)
@@ -72,6 +102,18 @@ class Combiner(Generic[C, R]):
                 else:
                     self._writing = False
         return mine.answer()
+
+
+    def _await_announced(self) -> None:
+        """Wait (the lock held, released while waiting) until every announced change has
+        arrived, its announcement lapsed, or `fill_wait` has passed."""
+        deadline = time.monotonic() + self._fill_wait
+        while self._announced:
+            now = time.monotonic()
+            self._announced = {k: t for k, t in self._announced.items() if t > now}
+            if not self._announced or now >= deadline:
+                return
+            self._arrived.wait(deadline - now)
 
 
 def _write(batch: list[_Queued[C, R]], write_batch: WriteBatch[C, R]) -> None:

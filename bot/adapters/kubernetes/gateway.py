@@ -26,8 +26,9 @@ class IdentityMapper(Protocol):
 
     def owned_arns(self) -> set[str]: ...
 
-    def prefetch(self) -> None:
-        """Start reading what an `ensure` that follows shortly will need (or nothing)."""
+    def prefetch(self, identity: Identity) -> None:
+        """An `ensure(identity)` follows shortly: start reading what it will need, and let
+        changes written meanwhile wait briefly for it (or nothing)."""
         ...
 
 
@@ -81,7 +82,7 @@ class KubernetesClusterGateway:
 
     def prepare_mapping(self, identity: Identity) -> None:
         if self._refusal is None:
-            self.mapper.prefetch()
+            self.mapper.prefetch(identity)
 
     def ensure_rbac(self, rbac: RbacGrant) -> None:
         self._rbac.ensure_rbac(rbac)

@@ -14,6 +14,7 @@ from concurrent.futures import Future
 import pytest
 from kubernetes import client
 
+from bot.adapters.kubernetes import aws_auth_mapper
 from bot.adapters.kubernetes.aws_auth_mapper import AwsAuthMapper
 from bot.adapters.kubernetes.aws_auth_store import PREFETCH_FRESH, AwsAuthStore
 from bot.adapters.kubernetes.gateway import KubernetesClusterGateway
@@ -185,3 +186,27 @@ def test_nothing_to_change_by_the_last_answer_is_made_sure_of_on_a_read(
     assert aws_auth_calls(wire) == ["GET", "PUT", "GET", "PUT"]
     data = assert_foreign_content_untouched(kube_env, aws_auth_reset)
     assert model.outcome(data, who.mapping_arn.lower()) == ("mapUsers", {(who.username, ())})
+
+
+def test_approvals_decided_together_go_out_in_one_write(
+    kube_env: KubeEnv, aws_auth_reset: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two votes are being written at once: the first activation's write waits for the
+    second change it was told of, and one PUT maps both."""
+    monkeypatch.setattr(aws_auth_mapper, "FILL_WAIT", 30.0)
+    wire = WireApiClient(kube_env.bot_api_client().configuration, lambda _write: None)
+    gateway = KubernetesClusterGateway(wire)
+    first, second = principal("together-1", kind="user"), principal("together-2", kind="user")
+    for who in (first, second):
+        gateway.prepare_mapping(Identity(who))
+    writer = threading.Thread(target=gateway.ensure_mapping, args=(Identity(first),))
+    writer.start()
+    mapper = gateway.mapper
+    assert isinstance(mapper, aws_auth_mapper.AwsAuthMapper)
+    wait_until(lambda: mapper._batches.queued == 1, 10, "the first write waits for the second")
+    gateway.ensure_mapping(Identity(second))
+    writer.join(10)
+    assert aws_auth_calls(wire)[-1:] == ["PUT"] and aws_auth_calls(wire).count("PUT") == 1
+    data = assert_foreign_content_untouched(kube_env, aws_auth_reset)
+    for who in (first, second):
+        assert model.outcome(data, who.mapping_arn.lower()) == ("mapUsers", {(who.username, ())})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -113,3 +114,45 @@ def test_many_callers_many_batches_nobody_lost() -> None:
 
     assert results == [2 * c for c in changes]
     assert sorted(c for batch in writer.batches for c in batch) == changes
+
+
+def keyed(fill_wait: float, announced_for: float = 10.0) -> Combiner[int, int]:
+    """Changes named by themselves."""
+    return Combiner(lambda change: change, fill_wait=fill_wait, announced_for=announced_for)
+
+
+def test_a_writer_waits_for_an_announced_change_and_writes_it_along() -> None:
+    combiner, writer = keyed(fill_wait=10.0), Writer()
+    combiner.announce(2)
+    first = threading.Thread(target=combiner.submit, args=(1, writer))
+    first.start()
+    wait_until(lambda: combiner.queued == 1, 5, "the first change waits for the second")
+    assert writer.batches == []
+    assert combiner.submit(2, writer) == 4
+    first.join(5)
+    assert writer.batches == [[1, 2]]
+
+
+def test_the_wait_for_an_announced_change_is_bounded() -> None:
+    combiner, writer = keyed(fill_wait=0.05), Writer()
+    combiner.announce(2)  # never submitted: its decision lost, say
+    assert combiner.submit(1, writer) == 2
+    assert writer.batches == [[1]]
+
+
+def test_a_change_whose_announcement_was_its_own_goes_out_at_once() -> None:
+    combiner, writer = keyed(fill_wait=60.0), Writer()
+    combiner.announce(1)
+    assert combiner.submit(1, writer) == 2  # a wait would outlast the test's timeout
+    combiner.announce(3)
+    combiner.announce(3)  # announced twice: its first change answers both
+    assert combiner.submit(3, writer) == 6
+    assert writer.batches == [[1], [3]]
+
+
+def test_an_announcement_lapses() -> None:
+    combiner, writer = keyed(fill_wait=60.0, announced_for=0.01), Writer()
+    combiner.announce(2)
+    time.sleep(0.05)
+    assert combiner.submit(1, writer) == 2
+    assert writer.batches == [[1]]
