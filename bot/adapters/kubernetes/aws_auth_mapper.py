@@ -52,9 +52,14 @@ class AwsAuthMapper:
 
     def prefetch(self, identity: Identity) -> None:
         """An approval of `identity` is being decided: read aws-auth meanwhile, and let a
-        write starting now wait briefly for its change (`Combiner.announce`)."""
-        self._batches.announce(match_key(identity.principal.mapping_arn))
-        self._store.prefetch()
+        write starting now wait briefly for its change (`Combiner.announce`). When no other
+        change is under way, its edit is also computed on what is read, so that the write,
+        which will most likely make that very edit on that very data, finds its parses
+        cached (`AwsAuthStore.prefetch`)."""
+        change = _Ensure(identity)
+        self._batches.announce(change.subject)
+        alone = self._batches.idle
+        self._store.prefetch(warm=(lambda data: edited_together(data, [change])) if alone else None)
 
     def owned_arns(self) -> set[str]:
         data = self._store.read() or {}

@@ -10,6 +10,7 @@ with `verify_safe_edit` before returning it; this module only does the I/O.
 from __future__ import annotations
 
 import contextvars
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from bot.domain.errors import PermanentError, TransientError
 NAMESPACE = "kube-system"
 NAME = "aws-auth"
 OBJECT = f"ConfigMap {NAMESPACE}/{NAME}"
+
+log = logging.getLogger(__name__)
 
 Edit = Callable[[dict[str, str]], dict[str, str]]
 
@@ -80,7 +83,7 @@ class AwsAuthStore:
         #: The ConfigMap as the apiserver answered this process's last write, until taken.
         self._written: client.V1ConfigMap | None = None
 
-    def prefetch(self) -> None:
+    def prefetch(self, warm: Callable[[dict[str, str]], object] | None = None) -> None:
         """Start reading the ConfigMap for an `update` that follows shortly.
 
         An approval's activation edits aws-auth right after its decision is written; the read
@@ -89,6 +92,11 @@ class AwsAuthStore:
         One read serves however many approvals ask for it while it runs; none is started
         while this process is writing aws-auth (it would predate that write: see
         `_known_or_read`).
+
+        `warm`, if given, is then called with the data read, on the reading thread, and its
+        result dropped: the caller's likely edit, computed while the decision is still being
+        written, leaves its parses in the editor's caches for the write to find. It may
+        fail; the write computes its own edit either way.
         """
         if self._writer.locked():
             return
@@ -98,8 +106,19 @@ class AwsAuthStore:
             if self._reader is None:
                 self._reader = ThreadPoolExecutor(1, thread_name_prefix="aws-auth-read")
             # in the caller's context: its log lines name the approval's grant and actor
-            read = self._reader.submit(contextvars.copy_context().run, self._get)
+            read = self._reader.submit(contextvars.copy_context().run, self._read_ahead, warm)
             self._prefetched = (time.monotonic(), read)
+
+    def _read_ahead(
+        self, warm: Callable[[dict[str, str]], object] | None
+    ) -> client.V1ConfigMap | None:
+        cm = self._get()
+        if warm is not None and cm is not None:
+            try:
+                warm(dict(cm.data or {}))
+            except Exception:  # the write computes the same edit, and reports what is wrong
+                log.debug("computing an aws-auth edit ahead failed", exc_info=True)
+        return cm
 
     def read(self) -> dict[str, str] | None:
         """The ConfigMap's `data`, or None when there is no aws-auth."""

@@ -65,6 +65,12 @@ class Combiner(Generic[C, R]):
         #: key -> when its announcement lapses (monotonic seconds)
         self._announced: dict[Hashable, float] = {}
 
+    @property
+    def idle(self) -> bool:
+        """Whether no batch is being written and none waits."""
+        with self._lock:
+            return not self._writing and not self._queue
+
     def announce(self, key: Hashable) -> None:
         """A change with this key is about to be submitted."""
         if self._fill_wait > 0:
@@ -102,7 +108,6 @@ class Combiner(Generic[C, R]):
                 else:
                     self._writing = False
         return mine.answer()
-
 
     def _await_announced(self) -> None:
         """Wait (the lock held, released while waiting) until every announced change has

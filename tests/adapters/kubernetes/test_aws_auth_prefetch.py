@@ -210,3 +210,24 @@ def test_approvals_decided_together_go_out_in_one_write(
     data = assert_foreign_content_untouched(kube_env, aws_auth_reset)
     for who in (first, second):
         assert model.outcome(data, who.mapping_arn.lower()) == ("mapUsers", {(who.username, ())})
+
+
+def test_the_edit_computed_ahead_sees_what_was_read_and_cannot_break_the_write(
+    kube_env: KubeEnv, aws_auth_reset: dict[str, str]
+) -> None:
+    wire = WireApiClient(kube_env.bot_api_client().configuration, lambda _write: None)
+    gateway = KubernetesClusterGateway(wire)
+    store = store_of(gateway)
+    seen: list[dict[str, str]] = []
+
+    def warm(data: dict[str, str]) -> None:
+        seen.append(data)
+        raise ValueError("an edit that fails ahead")
+
+    store.prefetch(warm)
+    wait_until(lambda: read_done(gateway), 10, "the read is answered")
+    assert seen == [aws_auth_reset]
+    who = mapped(gateway, "after-a-failed-warm-up")
+    assert aws_auth_calls(wire) == ["GET", "PUT"], "the read still serves the write"
+    data = assert_foreign_content_untouched(kube_env, aws_auth_reset)
+    assert model.outcome(data, who.mapping_arn.lower()) == ("mapUsers", {(who.username, ())})
