@@ -2,8 +2,10 @@
 
 Before the storm, one grant is approved and waited for (a warm-up), so the number is the
 storm's and not the bot's first connection to the cluster, as in a full run, where row 2
-has connected it already. During the storm a watch counts aws-auth's writes: the bot
-coalesces concurrent edits, so 200 approvals should cost a few writes, not 200.
+has connected it already. During the storm a watch records aws-auth's writes: the bot
+coalesces concurrent edits, so 200 approvals should cost a few writes, not 200. A requester
+counts as allowed once a SubjectAccessReview allows them and aws-auth maps them, whichever
+comes last (`bench.aws_auth_watch`): the bot makes the RoleBinding beside the mapping.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from kubernetes import client, watch
+from kubernetes import client
 
+from bench.aws_auth_watch import AwsAuthWatch
 from bench.binding_watch import BindingWatch
 from bench.cluster import (
     append_to_map_users,
@@ -37,8 +40,6 @@ from bench.policy import (
 )
 from bench.slack import SignedSlack, request_id, wait_responses
 from bench.stats import Row, ms, percentile, verdict
-from bot.adapters.kubernetes.aws_auth_store import NAME as AWS_AUTH_NAME
-from bot.adapters.kubernetes.aws_auth_store import NAMESPACE as AWS_AUTH_NAMESPACE
 from bot.adapters.kubernetes.connection import api_client_from_kubeconfig
 from bot.adapters.slack.ids import Action
 from bot.adapters.storage.engine import make_engine
@@ -117,7 +118,7 @@ def measure(
         result.foreign_before = len(foreign_before)
         added: list[str] = []
         bindings = BindingWatch(env.admin_kubeconfig, "default", budget + 30)
-        writes = AwsAuthWrites(env.admin_kubeconfig, budget + 30)
+        writes = AwsAuthWatch(env.admin_kubeconfig, budget + 30)
 
         barrier = threading.Barrier(count + 2)
         statuses: list[int] = [0] * count
@@ -178,6 +179,15 @@ def measure(
         result.aws_auth_writes = writes.count
         if writes.error:
             result.failures.append(writes.error)
+        # Effective once aws-auth maps the user too (the binding is made beside the mapping).
+        arns = {owned_username(arn): arn for _, arn in users}
+        for user, allowed in list(first_allowed.items()):
+            mapped = writes.mapped_at(arns[user], user, timeout=0)
+            if mapped is None:
+                del first_allowed[user]
+                remaining.add(user)
+            else:
+                first_allowed[user] = max(allowed, mapped - t0)
         result.click_statuses = Counter(statuses)
         result.click_acks = sorted(acks)
         result.allowed = len(first_allowed)
@@ -232,50 +242,6 @@ def _warm_up(slack: SignedSlack, stub: SlackStub, admin: client.ApiClient) -> fl
     return None if allowed is None else allowed - t0
 
 
-class AwsAuthWrites:
-    """How often aws-auth is written, from a watch: one MODIFIED event per write (the bot
-    makes no write that changes nothing)."""
-
-    def __init__(self, kubeconfig: str, seconds: float) -> None:
-        self.api = api_client_from_kubeconfig(kubeconfig)
-        self.core = client.CoreV1Api(self.api)
-        self.seconds = int(seconds)
-        self.count = 0
-        self.error: str | None = None
-        self._stop = threading.Event()
-        cm = self.core.read_namespaced_config_map(AWS_AUTH_NAME, AWS_AUTH_NAMESPACE)
-        assert cm.metadata is not None
-        self._version = cm.metadata.resource_version
-        self._thread = threading.Thread(target=self._run, name="aws-auth-watch", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        w = watch.Watch()
-        try:
-            for event in w.stream(
-                self.core.list_namespaced_config_map,
-                AWS_AUTH_NAMESPACE,
-                field_selector=f"metadata.name={AWS_AUTH_NAME}",
-                resource_version=self._version,
-                timeout_seconds=self.seconds,
-                _request_timeout=self.seconds + 30,
-            ):
-                if event["type"] == "MODIFIED":
-                    self.count += 1
-                if self._stop.is_set():
-                    break
-        except Exception as e:  # reported, not fatal
-            if not self._stop.is_set():
-                self.error = f"aws-auth watch ended early: {type(e).__name__}: {e}"
-        finally:
-            w.stop()
-
-    def close(self) -> None:
-        self._stop.set()
-        self.api.close()
-        self._thread.join(timeout=5)
-
-
 #: Every one of the simultaneous approvals effective within this many seconds.
 TARGET_S = 2.0
 
@@ -288,7 +254,8 @@ def rows(st: StormResult, *, count: int, foreign_writes: int) -> list[Row]:
     return [
         (
             "4",
-            f"{st.requested} simultaneous approvals: time until all SARs allowed "
+            f"{st.requested} simultaneous approvals: time until all allowed (SAR, and aws-auth "
+            "maps the user) "
             f"(p50 {ms(percentile(st.allowed_times, 50))})",
             total,
             "–",
@@ -361,7 +328,7 @@ def notes(st: StormResult) -> list[str]:
                 ("click acked", st.click_acks),
                 ("decision written", st.decided_times),
                 ("activation started (activated_at)", st.activated_times),
-                ("SAR allowed", st.allowed_times),
+                ("allowed (SAR and mapping)", st.allowed_times),
             )
         )
     )
