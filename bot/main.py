@@ -13,6 +13,7 @@ import logging
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -103,6 +104,8 @@ def build_core(
         clock=clock,
         timers=timers,
         retry=settings.retry,
+        # an activation's RoleBinding is made while its identity is mapped
+        beside=ThreadPoolExecutor(settings.decision_threads, thread_name_prefix="eks-access-bind"),
     )
     return Core(settings, engine, store, deps)
 

@@ -3,13 +3,17 @@ entry), then the Role/RoleBinding."""
 
 from __future__ import annotations
 
+import contextvars
 import logging
+from concurrent.futures import wait
 from datetime import datetime
 
 from bot.domain import transitions
 from bot.domain.errors import EksAccessError, PermanentError, TransientError
-from bot.domain.grants import EndReason, Grant, GrantStatus
+from bot.domain.grants import EndReason, Grant, GrantStatus, MappedIdentity
 from bot.domain.plan import rbac_for_grant
+from bot.domain.policy import Profile
+from bot.domain.ports import ClusterGateway
 from bot.services.deps import Deps
 from bot.services.failures import schedule_retry
 from bot.services.finish_revocation import FinishRevocation
@@ -47,8 +51,7 @@ class ActivateGrant:
             # Both steps are recorded together when the grant turns active. Until then it is
             # `activating`, and a re-run (after a crash, by the sweep) repeats them: each is
             # idempotent, and the mapping yields the same username again.
-            mapped = gateway.ensure_mapping(grant.identity)
-            gateway.ensure_rbac(rbac_for_grant(grant, profile, mapped.username, grant.expires_at))
+            mapped = self._map_and_bind(gateway, grant, profile)
         except TransientError as e:
             return schedule_retry(deps, grant, e, step="activate", now=now)
         except (PermanentError, EksAccessError) as e:
@@ -58,6 +61,39 @@ class ActivateGrant:
             return self._lost_race(grant.id)
         deps.timers.schedule(active.id, grant.expires_at)
         return active
+
+    def _map_and_bind(
+        self, gateway: ClusterGateway, grant: Grant, profile: Profile
+    ) -> MappedIdentity:
+        """The identity mapping and the grant's RBAC; with `deps.beside`, at the same time.
+
+        The binding names the username the mapping gives the bot's own entries; when someone
+        else maps the principal already (`MappedVia.EXISTING`), it is bound again, to theirs.
+        A binding made first is harmless: its username is nobody's until it is mapped. Both
+        are idempotent, and until both are done the grant is `activating`: a failure of
+        either is retried, or undone as a whole (`_abandon`).
+        """
+        assert grant.expires_at is not None
+        expires_at = grant.expires_at
+
+        def bind(username: str) -> None:
+            gateway.ensure_rbac(rbac_for_grant(grant, profile, username, expires_at))
+
+        beside = self.deps.beside
+        if beside is None:
+            mapped = gateway.ensure_mapping(grant.identity)
+            bind(mapped.username)
+            return mapped
+        guessed = grant.identity.owned_username
+        binding = beside.submit(contextvars.copy_context().run, bind, guessed)
+        try:
+            mapped = gateway.ensure_mapping(grant.identity)
+        finally:
+            wait([binding])  # done either way before anything else (a cleanup must see it)
+        binding.result()  # its failure, if the mapping succeeded
+        if mapped.username != guessed:
+            bind(mapped.username)
+        return mapped
 
     def _abandon(self, grant: Grant, reason: EndReason, detail: str, now: datetime) -> Grant:
         deps = self.deps

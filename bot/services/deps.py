@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from bot.domain.grants import Grant
@@ -24,6 +25,9 @@ class Deps:
     timers: ExpiryTimers
     new_id: Callable[[], str] = new_id
     retry: Retry = field(default_factory=Retry)
+    #: Runs a cluster step beside another (an activation's RoleBinding while its identity is
+    #: mapped); None runs them one after the other.
+    beside: Executor | None = None
 
     def is_member(self, user_id: str, members: tuple[str, ...]) -> bool:
         groups = group_ids(members)
