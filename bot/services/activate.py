@@ -1,5 +1,5 @@
 """Apply an approved grant to its cluster: the identity mapping (aws-auth entry or access
-entry), then the Role/RoleBinding."""
+entry) and the Role/RoleBinding, side by side in the bot."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from bot.domain.grants import EndReason, Grant, GrantStatus, MappedIdentity
 from bot.domain.plan import rbac_for_grant
 from bot.domain.policy import Profile
 from bot.domain.ports import ClusterGateway
+from bot.domain.principals import UnrenderableUsername
 from bot.services.deps import Deps
 from bot.services.failures import schedule_retry
 from bot.services.finish_revocation import FinishRevocation
@@ -80,11 +81,11 @@ class ActivateGrant:
             gateway.ensure_rbac(rbac_for_grant(grant, profile, username, expires_at))
 
         beside = self.deps.beside
-        if beside is None:
+        guessed = _owned_username(grant)
+        if beside is None or guessed is None:
             mapped = gateway.ensure_mapping(grant.identity)
             bind(mapped.username)
             return mapped
-        guessed = grant.identity.owned_username
         binding = beside.submit(contextvars.copy_context().run, bind, guessed)
         try:
             mapped = gateway.ensure_mapping(grant.identity)
@@ -115,3 +116,12 @@ class ActivateGrant:
         if latest.status in (GrantStatus.REVOKING, GrantStatus.ENDED):
             return FinishRevocation(self.deps).execute(grant_id=grant_id, again=True)
         return latest
+
+
+def _owned_username(grant: Grant) -> str | None:
+    """The username the bot's own mapping gives the requester, if it can tell before mapping
+    (an entry someone else wrote may still map a principal whose own username it cannot)."""
+    try:
+        return grant.identity.owned_username
+    except UnrenderableUsername:
+        return None
