@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import logging
 import signal
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from bot.adapters.slack.outbox import OutboxWorker
 from bot.adapters.storage import migrate
 from bot.adapters.storage.engine import make_engine
 from bot.adapters.storage.repository import SqlGrantStore
+from bot.adapters.web.listeners import serve_http, serve_socket_mode
 from bot.adapters.web.priority import Precedence
 from bot.config import Settings
 from bot.domain.clock import SystemClock
@@ -244,51 +244,25 @@ def serve(settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _stop)
     try:
+        core, http = server.core, settings.http
         if settings.slack.app_token:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-            from waitress import create_server
-
-            from bot.adapters.web.server import operations_app
-
-            http = settings.http
-            operations = create_server(
-                operations_app(server.core.healthy, server.metrics.render),
+            serve_socket_mode(
+                server.app,
+                settings.slack.app_token,
+                core.healthy,
+                server.metrics.render,
                 host=http.host,
-                port=http.metrics_port,
-                threads=2,
-                ident="eks-access",
+                metrics_port=http.metrics_port,
             )
-            threading.Thread(target=operations.run, name="operations-http", daemon=True).start()
-            log.info(
-                "eks-access serving /healthz and /metrics on http://%s:%s",
-                http.host,
-                http.metrics_port,
-            )
-            log.info("eks-access connecting to Slack by Socket Mode")
-            socket_mode = SocketModeHandler(server.app, settings.slack.app_token)
-            try:
-                socket_mode.start()
-            except SystemExit:
-                pass
-            finally:
-                socket_mode.close()
         else:
-            from waitress import create_server
-
-            from bot.adapters.web.server import wsgi_app
-
-            http = settings.http
-            listener = create_server(
-                wsgi_app(server.app, server.core.healthy, server.metrics.render, server.acks),
+            serve_http(
+                server.app,
+                core.healthy,
+                server.metrics.render,
+                server.acks,
                 host=http.host,
                 port=http.port,
-                threads=16,
-                ident="eks-access",
             )
-            log.info("eks-access listening on http://%s:%s/slack/events", http.host, http.port)
-            listener.print_listen("Serving on http://{}:{}")  # as waitress.serve() says it
-            listener.run()  # until _stop: then waitress waits for requests in flight (5 s)
-            listener.close()
     finally:
         server.stop(grace=STOP_GRACE)
         log.info("eks-access stopped")
